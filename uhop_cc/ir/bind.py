@@ -1,0 +1,149 @@
+"""Binding size symbols to integers, and the static bounds check that needs them."""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from . import nodes as N
+from . import printer, symbolic
+from .errors import Diagnostic, SourceText, UirError
+from .typed import BoundKernel, CheckedKernel
+
+
+def _shape_error(message: str, note: Optional[str] = None) -> UirError:
+    return UirError([Diagnostic(message, "--shapes", note=note)])
+
+
+def parse_shapes(spec: str, checked: CheckedKernel) -> Dict[str, int]:
+    """`M=1024,N=2048` and/or positional `1024x512,512x2048` (one per input tensor) -> sizes."""
+    spec = (spec or "").strip()
+    named: Dict[str, int] = {}
+    positional: List[Tuple[int, ...]] = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        if "=" in item:
+            name, _, value = item.partition("=")
+            name = name.strip()
+            if name not in checked.sizes:
+                known = ", ".join(checked.sizes) or "none"
+                raise _shape_error(f"`{name}` is not a size symbol of kernel `{checked.name}` (sizes: {known})")
+            named[name] = _int(value, item)
+        elif item in ("()", "[]", "-"):
+            positional.append(())
+        else:
+            if not re.fullmatch(r"\s*\d+(\s*[xX]\s*\d+)*\s*", item):
+                raise _shape_error(f"cannot read shape `{item}`",
+                                   "write NAME=VALUE pairs (M=1024,K=512) or shapes per input (1024x512,512x2048)")
+            positional.append(tuple(int(v) for v in re.split(r"\s*[xX]\s*", item.strip())))
+    sizes = dict(named)
+    if positional:
+        tensors = [p for p in checked.inputs if not p.is_scalar]
+        if len(positional) != len(tensors):
+            raise _shape_error(f"{len(positional)} shape(s) given for {len(tensors)} input tensor(s) "
+                               f"({', '.join(p.name for p in tensors)})")
+        _solve(tensors, positional, sizes)
+    missing = [s for s in checked.sizes if s not in sizes]
+    if missing:
+        raise _shape_error(f"size(s) not bound: {', '.join(missing)}",
+                           "pass them with --shapes " + ",".join(f"{m}=..." for m in missing))
+    return sizes
+
+
+def _int(value: str, item: str) -> int:
+    try:
+        v = int(value.strip())
+    except ValueError:
+        raise _shape_error(f"`{item}`: the size must be an integer") from None
+    if v < 0:
+        raise _shape_error(f"`{item}`: sizes cannot be negative")
+    return v
+
+
+def _solve(tensors, shapes, sizes: Dict[str, int]):
+    """Bind symbols from concrete input shapes; dims that are expressions are checked once known."""
+    pending = []
+    for p, shape in zip(tensors, shapes):
+        if len(shape) != len(p.shape):
+            raise _shape_error(f"input `{p.name}` has {len(p.shape)} dimension(s) {printer.dims(p.shape)}, "
+                               f"but the shape given has {len(shape)}")
+        pending.extend((p, d, dim, v) for d, (dim, v) in enumerate(zip(p.shape, shape)))
+    while pending:
+        rest = []
+        for p, d, dim, v in pending:
+            unknown = {n for n in symbolic.names(dim) if n not in sizes}
+            if not unknown:
+                have = symbolic.evaluate(dim, sizes)
+                if have != v:
+                    raise _shape_error(f"input `{p.name}` dim {d + 1} is {printer.expr(dim)} = {have}, "
+                                       f"but the shape given says {v}")
+            elif isinstance(dim, N.Name):
+                sizes[dim.name] = v
+            else:
+                rest.append((p, d, dim, v))
+        if len(rest) == len(pending):
+            p, d, dim, _ = rest[0]
+            raise _shape_error(f"cannot solve {printer.expr(dim)} (input `{p.name}` dim {d + 1}) for its sizes",
+                               "bind them by name: --shapes " +
+                               ",".join(f"{n}=..." for n in sorted(set(symbolic.names(dim)) - set(sizes))))
+        pending = rest
+
+
+def bind(checked: CheckedKernel, sizes: Mapping[str, int], src: Optional[SourceText] = None) -> BoundKernel:
+    """Concrete shapes for every tensor, then a bounds check of every access."""
+    src = src or SourceText(checked.source_text, checked.filename)
+    sizes = {s: int(sizes[s]) for s in checked.sizes if s in sizes}
+    missing = [s for s in checked.sizes if s not in sizes]
+    if missing:
+        raise _shape_error(f"size(s) not bound: {', '.join(missing)}")
+    shapes: Dict[str, Tuple[int, ...]] = {}
+    for t in checked.tensors.values():
+        try:
+            shape = tuple(symbolic.evaluate(d, sizes) for d in t.shape)
+        except ZeroDivisionError:
+            raise src.error(f"shape of `{t.name}` divides by zero", t.loc) from None
+        for d, (expr, v) in enumerate(zip(t.shape, shape)):
+            if v < 0:
+                raise src.error(f"`{t.name}` dim {d + 1} is {printer.expr(expr)} = {v}, which is negative "
+                                f"for {_env_text(expr, sizes)}", t.loc)
+        shapes[t.name] = shape
+    bound = BoundKernel(checked, dict(sizes), shapes)
+    for s in checked.body:
+        ranges = {v: (0, n - 1) for v, n in zip(s.indices, shapes[s.target])}
+        if all(n > 0 for n in shapes[s.target]):
+            _check_bounds(s.value, ranges, bound, src)
+    return bound
+
+
+def _env_text(e: N.Expr, sizes: Mapping[str, int]) -> str:
+    used = sorted(set(symbolic.names(e)))
+    return ", ".join(f"{n} = {sizes[n]}" for n in used if n in sizes) or "these sizes"
+
+
+def _check_bounds(e: N.Expr, ranges: Dict[str, Tuple[int, int]], bound: BoundKernel, src: SourceText):
+    if isinstance(e, N.Call) and e.fn == "select":
+        # the branches are guarded by the condition: the interpreter and the kernels check them lazily
+        _check_bounds(e.args[0], ranges, bound, src)
+        return
+    if isinstance(e, N.Reduce):
+        inner = dict(ranges)
+        for v in e.vars:
+            lo, hi = bound.range_of(v)
+            if hi <= lo:
+                return  # the body never runs
+            inner[v.name] = (lo, hi - 1)
+        _check_bounds(e.body, inner, bound, src)
+        return
+    if isinstance(e, N.Access):
+        shape = bound.shapes[e.tensor]
+        env = dict(ranges)
+        env.update({s: (v, v) for s, v in bound.sizes.items()})
+        for d, (idx, n) in enumerate(zip(e.indices, shape)):
+            lo, hi = symbolic.interval(idx, env)
+            if lo < 0 or hi >= n:
+                dim = bound.checked.tensors[e.tensor].shape[d]
+                size_text = str(n) if isinstance(dim, N.Const) else f"{printer.expr(dim)} = {n}"
+                raise src.error(
+                    f"access out of bounds: index {d + 1} of `{e.tensor}` (`{printer.expr(idx)}`) "
+                    f"takes values {lo}..{hi}, but the dimension is {size_text}", e.loc,
+                    "guard the access with select(...) or shrink the iteration space")
+    for c in N.children(e):
+        _check_bounds(c, ranges, bound, src)
