@@ -145,13 +145,13 @@ class KernelChecker:
                            s.loc)
 
         # ranges of the LHS indices: from the target's declared shape and from bare uses
+        # An output's indices range over its declared shape (uses on the right are then
+        # bounds-checked, so stencils and crops read larger inputs); a temporary's
+        # indices take the range of their bare uses, which must agree.
         ranges: Dict[str, Tuple[N.Expr, str, N.Loc]] = {}
-        if info is not None:
-            for v, d, vloc in zip(s.indices, info.shape, s.index_locs or (s.loc,) * len(s.indices)):
-                ranges[v] = (d, f"{t} dim {s.indices.index(v) + 1}", vloc)
-        self._infer(s.value, set(s.indices), ranges)
+        self._infer(s.value, set(s.indices) if info is None else set(), ranges)
         for v, vloc in seen.items():
-            if v not in ranges:
+            if info is None and v not in ranges:
                 raise self.err(f"cannot infer the range of index `{v}`: it is never used bare in a tensor access",
                                vloc, f"use `{v}` as a plain index somewhere on the right-hand side")
 
