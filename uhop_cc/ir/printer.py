@@ -45,7 +45,7 @@ def _expr(e: N.Expr, need: int, tail: bool) -> str:
 def _reduce(e: N.Reduce, tail: bool) -> str:
     rvars = []
     for v in e.vars:
-        rvars.append(v.name if v.lo is None else f"{v.name} in {_expr(v.lo, 5, True)}..{_expr(v.hi, 5, True)}")
+        rvars.append(v.name if v.lo is None else f"{v.name} in {_expr(v.lo, 5, False)}..{_expr(v.hi, 5, False)}")
     body = _expr(e.body, 0, True)
     if body.startswith("-"):
         body = f"({body})"
