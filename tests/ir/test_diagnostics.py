@@ -172,3 +172,14 @@ def test_integer_division_stays_integer():
     k = ir.load("kernel f(X: f32[N]) -> (Y: f32[N]) {\n  Y[i] = X[i] * (N / 2)\n}")[0]
     from uhop_cc.ir import printer
     assert printer.stmt(k.body[0]) == "Y[i] = X[i] * f32(N / 2)"
+
+
+def test_index_division_needs_nonnegative_dividend():
+    text = "kernel f(X: f32[N]) -> (Y: f32[N]) {\n  Y[i] = select(i > 0, X[(i - 1) / 2], 0.0)\n}"
+    d = diag(text, shapes="N=6")
+    assert "divides `i - 1`, which can be negative (-1)" in d.message
+
+
+def test_and_guards_its_right_side():
+    text = "kernel f(X: f32[N]) -> (Y: f32[N]) {\n  Y[i] = select(i > 0 and X[i - 1] > 0.0, 1.0, 0.0)\n}"
+    assert ir.bind_shapes(ir.load(text)[0], "N=4").shapes["Y"] == (4,)

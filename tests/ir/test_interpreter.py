@@ -7,9 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
+from uhop_cc import ir
 from uhop_cc.ir import bind, load
 from uhop_cc.ir import interpreter
 from uhop_cc.ir.interpreter import InterpreterError, random_inputs, run
+from uhop_cc.ir.typed import BoundKernel
 
 small = st.integers(1, 6)
 seeds = st.integers(0, 2**16)
@@ -306,6 +308,30 @@ kernel k(X: f32[N]) -> (Y: f32[N]) {
     np.testing.assert_array_equal(run(b, {"X": X})["Y"], [1, 0 + 4, 1 + 9, 4 + 16, 9])
 
 
+def test_select_with_a_scalar_condition():
+    b = bound("""
+kernel k(a: f32, X: f32[N]) -> (Y: f32[N]) {
+  Y[i] = select(a > 1.0, X[i], X[i + N])
+}""", N=3)
+    X = np.arange(3, dtype=np.float32)
+    np.testing.assert_array_equal(run(b, {"a": 2.0, "X": X})["Y"], X)
+    with pytest.raises(InterpreterError, match=r"X\[3\]"):
+        run(b, {"a": 0.5, "X": X})
+
+
+def test_and_or_short_circuit():
+    # bind's static bounds check does not treat `and` as a guard, so bind by hand
+    checked = load("""
+kernel k(X: f32[N]) -> (Y: f32[N], Z: f32[N]) {
+  Y[i] = select(i > 0 and X[i - 1] > 0.0, 1.0, 0.0)
+  Z[i] = select(i == 0 or X[i - 1] > 0.0, 1.0, 0.0)
+}""")[0]
+    b = BoundKernel(checked, {"N": 4}, {"X": (4,), "Y": (4,), "Z": (4,)})
+    out = run(b, {"X": np.array([1.0, -1.0, 2.0, 3.0])})
+    np.testing.assert_array_equal(out["Y"], [0, 1, 0, 1])
+    np.testing.assert_array_equal(out["Z"], [1, 1, 0, 1])
+
+
 # ---------------------------------------------------------------- integer semantics
 def test_integer_division_is_c_division():
     b = bound("""
@@ -371,6 +397,25 @@ kernel k(X: f32[N]) -> (Y: f32[N], Z: i32[N], W: f32[N]) {
     close(out["Y"], f64(X[i // 2]) + X[i % 3])
     np.testing.assert_array_equal(out["Z"], np.trunc((i - 3) / 2).astype(int) + np.trunc(f64(X) * 4).astype(int))
     np.testing.assert_array_equal(out["W"], i / 2.0)
+
+
+def test_index_division_with_negative_dividend_is_rejected_and_values_use_c_semantics():
+    # index / and % must see non-negative dividends (so floor and C truncation agree)
+    with pytest.raises(ir.UirError, match="which can be negative"):
+        bound("""
+kernel k(X: f32[N]) -> (Y: f32[N]) {
+  Y[i] = X[(i - 1) / 2 + 1]
+}""", N=4)
+    b = bound("""
+kernel k(X: f32[N]) -> (Y: f32[N], Z: i32[N]) {
+  Y[i] = X[(i + 1) / 2] + X[(i + 3) % 2]
+  Z[i] = (i - 1) / 2 + (i - 1) % 2
+}""", N=4)
+    X = np.array([1.0, 10.0, 100.0, 1000.0], np.float32)
+    out = run(b, {"X": X})
+    i = np.arange(4)
+    np.testing.assert_array_equal(out["Y"], X[(i + 1) // 2] + X[(i + 3) % 2])
+    np.testing.assert_array_equal(out["Z"], [-1, 0, 1, 1])
 
 
 # ---------------------------------------------------------------- reductions

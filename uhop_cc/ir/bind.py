@@ -118,10 +118,23 @@ def _env_text(e: N.Expr, sizes: Mapping[str, int]) -> str:
     return ", ".join(f"{n} = {sizes[n]}" for n in used if n in sizes) or "these sizes"
 
 
-def _check_bounds(e: N.Expr, ranges: Dict[str, Tuple[int, int]], bound: BoundKernel, src: SourceText):
+def _check_bounds(e: N.Expr, ranges: Dict[str, Tuple[int, int]], bound: BoundKernel, src: SourceText,
+                  guarded: bool = False):
+    """Every unguarded access stays in bounds; every index division has a non-negative dividend.
+
+    Accesses in a `select` branch or on the right of `and`/`or` are guarded by a
+    condition: the interpreter and the kernels evaluate them lazily, and they are
+    checked where they run. Index `/` and `%` must not see negative dividends
+    anywhere, so that floor (the language) and C truncation (the kernels) agree.
+    """
     if isinstance(e, N.Call) and e.fn == "select":
-        # the branches are guarded by the condition: the interpreter and the kernels check them lazily
-        _check_bounds(e.args[0], ranges, bound, src)
+        _check_bounds(e.args[0], ranges, bound, src, guarded)
+        for branch in e.args[1:]:
+            _check_bounds(branch, ranges, bound, src, True)
+        return
+    if isinstance(e, N.Binary) and e.op in ("and", "or"):
+        _check_bounds(e.lhs, ranges, bound, src, guarded)
+        _check_bounds(e.rhs, ranges, bound, src, True)
         return
     if isinstance(e, N.Reduce):
         inner = dict(ranges)
@@ -130,13 +143,23 @@ def _check_bounds(e: N.Expr, ranges: Dict[str, Tuple[int, int]], bound: BoundKer
             if hi <= lo:
                 return  # the body never runs
             inner[v.name] = (lo, hi - 1)
-        _check_bounds(e.body, inner, bound, src)
+        _check_bounds(e.body, inner, bound, src, guarded)
         return
     if isinstance(e, N.Access):
         shape = bound.shapes[e.tensor]
         env = dict(ranges)
         env.update({s: (v, v) for s, v in bound.sizes.items()})
         for d, (idx, n) in enumerate(zip(e.indices, shape)):
+            for node in N.walk(idx):
+                if isinstance(node, N.Binary) and node.op in ("/", "%"):
+                    lo, _ = symbolic.interval(node.lhs, env)
+                    if lo < 0:
+                        raise src.error(
+                            f"index {d + 1} of `{e.tensor}` divides `{printer.expr(node.lhs)}`, which can be "
+                            f"negative ({lo})", node.loc,
+                            "index division and remainder need non-negative dividends; shift the expression")
+            if guarded:
+                continue
             lo, hi = symbolic.interval(idx, env)
             if lo < 0 or hi >= n:
                 dim = bound.checked.tensors[e.tensor].shape[d]
@@ -146,4 +169,4 @@ def _check_bounds(e: N.Expr, ranges: Dict[str, Tuple[int, int]], bound: BoundKer
                     f"takes values {lo}..{hi}, but the dimension is {size_text}", e.loc,
                     "guard the access with select(...) or shrink the iteration space")
     for c in N.children(e):
-        _check_bounds(c, ranges, bound, src)
+        _check_bounds(c, ranges, bound, src, guarded)

@@ -1,0 +1,301 @@
+"""The C-style renderer shared by OpenCL and CUDA.
+
+Dialects subclass `CStyleRenderer` and override a handful of strings and hooks
+(qualifiers, thread index, half loads/stores, launch annotation, math names).
+
+The generic lowering handles every valid program: each statement becomes one
+kernel (a *stage*) in which one work-item computes one element of the target;
+reductions become loops, `select` becomes a lazy conditional, temporaries are
+global scratch buffers passed after the outputs, and work-items past the end
+return early. Sizes are kernel arguments, so one source serves every shape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from ..ir import nodes as N
+from ..ir.typed import CheckedKernel
+
+# Words that cannot be used as C identifiers in either dialect.
+RESERVED = frozenset("""
+auto break case char const continue default do double else enum extern float for goto if inline int long
+register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
+bool half size_t ptrdiff_t uint uchar ushort ulong kernel global local constant private read_only write_only
+image2d_t sampler_t event_t exp log sqrt rsqrt fabs abs sin cos tanh floor ceil pow fmax fmin max min fmod
+select clamp mix sign dot true false NULL INFINITY NAN barrier get_global_id get_local_id get_group_id
+threadIdx blockIdx blockDim gridDim warpSize dim3 new delete this class template typename namespace using
+vload_half vstore_half
+""".split())
+
+IDENTITY = {"sum": "0", "prod": "1"}
+
+
+def c_name(name: str) -> str:
+    """A user identifier made safe for C: reserved words and our `_u` prefix get a trailing underscore."""
+    if name in RESERVED or name.startswith("_u"):
+        return name + "_"
+    return name
+
+
+@dataclass(frozen=True)
+class GeneratedKernel:
+    """Kernel source plus what the toolchain needs to know about how it was made."""
+    target: str
+    source: str
+    entry: str
+    strategy: str  # 'generic' or a template name
+    params: Dict[str, object] = field(default_factory=dict)
+    file_name: str = "kernel.cl"
+
+    def to_json(self) -> dict:
+        return {"target": self.target, "entry": self.entry, "strategy": self.strategy, "params": dict(self.params),
+                "file": self.file_name}
+
+
+class _Emitter:
+    """Compiles typed expressions to C: returns a value string, appends statements to `out`."""
+
+    def __init__(self, r: "CStyleRenderer", ck: CheckedKernel):
+        self.r, self.ck = r, ck
+        self.counter = 0
+
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"_u{stem}{self.counter}"
+
+    def int_expr(self, e: N.Expr) -> str:
+        """Integer expressions (dims, indices, ranges), fully parenthesised."""
+        if isinstance(e, N.Const):
+            return str(int(e.value))
+        if isinstance(e, N.Name):
+            return c_name(e.name)
+        if isinstance(e, N.Unary) and e.op == "-":
+            return f"(-{self.int_expr(e.operand)})"
+        if isinstance(e, N.Call) and e.fn == "i32":
+            return self.int_expr(e.args[0])
+        if isinstance(e, N.Binary):
+            return f"({self.int_expr(e.lhs)} {e.op} {self.int_expr(e.rhs)})"
+        raise TypeError(f"not an integer expression: {e!r}")
+
+    def flat_index(self, tensor: str, indices) -> str:
+        shape = self.ck.tensors[tensor].shape
+        if not indices:
+            return "0"
+        text = self.int_expr(indices[0])
+        for idx, dim in zip(indices[1:], shape[1:]):
+            text = f"{text} * {self.int_expr(dim)} + {self.int_expr(idx)}"
+        return text
+
+    def value(self, e: N.Expr, out: List[str], ind: str) -> str:
+        r = self.r
+        if isinstance(e, N.Const):
+            return r.literal(e.value, e.dtype)
+        if isinstance(e, N.Name):
+            return c_name(e.name)
+        if isinstance(e, N.Access):
+            return r.load(c_name(e.tensor), self.flat_index(e.tensor, e.indices), self.ck.tensors[e.tensor].dtype)
+        if isinstance(e, N.Unary):
+            x = self.value(e.operand, out, ind)
+            return f"(!{x})" if e.op == "not" else f"(-{x})"
+        if isinstance(e, N.Binary):
+            return self.binary(e, out, ind)
+        if isinstance(e, N.Call):
+            return self.call(e, out, ind)
+        if isinstance(e, N.Reduce):
+            return self.reduce(e, out, ind)
+        raise TypeError(e)
+
+    def binary(self, e: N.Binary, out: List[str], ind: str) -> str:
+        if e.op in ("and", "or"):
+            # short-circuit like select: the right side runs only when needed
+            b_out: List[str] = []
+            a = self.value(e.lhs, out, ind)
+            b = self.value(e.rhs, b_out, ind + "    ")
+            if not b_out:
+                return f"({a} {'&&' if e.op == 'and' else '||'} {b})"
+            v = self.fresh("b")
+            out.append(f"{ind}int {v} = {a};")
+            out.append(f"{ind}if ({'' if e.op == 'and' else '!'}{v}) {{")
+            out.extend(b_out)
+            out.append(f"{ind}    {v} = {b};")
+            out.append(f"{ind}}}")
+            return v
+        a = self.value(e.lhs, out, ind)
+        b = self.value(e.rhs, out, ind)
+        if e.op == "%" and e.lhs.dtype in ("f16", "f32", "f64"):
+            return f"fmod({a}, {b})"
+        return f"({a} {e.op} {b})"
+
+    def call(self, e: N.Call, out: List[str], ind: str) -> str:
+        r = self.r
+        if e.fn == "select":
+            c = self.value(e.args[0], out, ind)
+            a_out: List[str] = []
+            b_out: List[str] = []
+            a = self.value(e.args[1], a_out, ind + "    ")
+            b = self.value(e.args[2], b_out, ind + "    ")
+            if not a_out and not b_out:
+                return f"({c} ? {a} : {b})"
+            v = self.fresh("s")
+            out.append(f"{ind}{r.ctype(e.dtype)} {v};")
+            out.append(f"{ind}if ({c}) {{")
+            out.extend(a_out)
+            out.append(f"{ind}    {v} = {a};")
+            out.append(f"{ind}}} else {{")
+            out.extend(b_out)
+            out.append(f"{ind}    {v} = {b};")
+            out.append(f"{ind}}}")
+            return v
+        args = [self.value(a, out, ind) for a in e.args]
+        if e.fn in ("f32", "f16", "f64", "i32"):
+            return f"(({r.ctype(e.fn)})({args[0]}))"
+        return r.math(e.fn, e.dtype, args)
+
+    def reduce(self, e: N.Reduce, out: List[str], ind: str) -> str:
+        r = self.r
+        acc = self.fresh("acc")
+        out.append(f"{ind}{r.ctype(e.dtype)} {acc} = {r.identity(e.op, e.dtype)};")
+        inner = ind
+        for v in e.vars:
+            name = c_name(v.name)
+            out.append(f"{inner}for (int {name} = {self.int_expr(v.lo)}; {name} < {self.int_expr(v.hi)}; ++{name}) {{")
+            inner += "    "
+        body: List[str] = []
+        val = self.value(e.body, body, inner)
+        out.extend(body)
+        out.append(f"{inner}{r.combine(e.op, e.dtype, acc, val)}")
+        for _ in e.vars:
+            inner = inner[:-4]
+            out.append(f"{inner}}}")
+        return acc
+
+
+class CStyleRenderer:
+    target = "c"
+    file_name = "kernel.c"
+    kernel_qualifier = "void"
+    global_ptr = ""
+    const_ptr = "const"
+    restrict = "restrict"
+    block = 128
+
+    # ---- dialect hooks
+    def preamble(self, ck: CheckedKernel) -> str:
+        return ""
+
+    def thread_index(self) -> str:
+        raise NotImplementedError
+
+    def launch_annotation(self, total: str, block: int) -> str:
+        raise NotImplementedError
+
+    def ctype(self, dtype: str) -> str:
+        return {"f32": "float", "f64": "double", "f16": "float", "i32": "int", "bool": "int"}[dtype]
+
+    def storage_type(self, dtype: str) -> str:
+        return {"f32": "float", "f64": "double", "f16": "half", "i32": "int"}[dtype]
+
+    def load(self, ptr: str, index: str, dtype: str) -> str:
+        return f"{ptr}[{index}]"
+
+    def store(self, ptr: str, index: str, value: str, dtype: str) -> str:
+        return f"{ptr}[{index}] = {value};"
+
+    def literal(self, value, dtype: str) -> str:
+        if dtype in ("i32", "bool"):
+            return str(int(value))
+        text = repr(float(value))
+        if "e" not in text and "." not in text:
+            text += ".0"
+        return text + ("" if dtype == "f64" else "f")
+
+    def math(self, fn: str, dtype: str, args: List[str]) -> str:
+        flt = dtype in ("f16", "f32", "f64")
+        one = self.literal(1.0, dtype) if flt else "1"
+        zero = self.literal(0.0, dtype) if flt else "0"
+        if fn == "sigmoid":
+            return f"({one} / ({one} + exp(-{args[0]})))"
+        if fn == "relu":
+            return f"fmax({args[0]}, {zero})" if flt else f"max({args[0]}, 0)"
+        if fn == "abs":
+            return f"fabs({args[0]})" if flt else f"abs({args[0]})"
+        if fn in ("min", "max"):
+            return f"f{fn}({args[0]}, {args[1]})" if flt else f"{fn}({args[0]}, {args[1]})"
+        return f"{fn}({', '.join(args)})"
+
+    def identity(self, op: str, dtype: str) -> str:
+        flt = dtype in ("f16", "f32", "f64")
+        if op in IDENTITY:
+            return self.literal(float(IDENTITY[op]), dtype) if flt else IDENTITY[op]
+        if flt:
+            return "-INFINITY" if op == "max" else "INFINITY"
+        return "INT_MIN" if op == "max" else "INT_MAX"
+
+    def combine(self, op: str, dtype: str, acc: str, val: str) -> str:
+        if op == "sum":
+            return f"{acc} += {val};"
+        if op == "prod":
+            return f"{acc} *= {val};"
+        return f"{acc} = {self.math(op, dtype, [acc, val])};"
+
+    # ---- the generic lowering
+    def signature(self, ck: CheckedKernel, name: str, with_temps: bool = True) -> str:
+        args = []
+        for p in ck.inputs:
+            if p.is_scalar:
+                args.append(f"const {self.ctype(p.dtype)} {c_name(p.name)}")
+            else:
+                args.append(f"{self.global_ptr} const {self.storage_type(p.dtype)}* {self.restrict} {c_name(p.name)}")
+        for p in ck.outputs:
+            args.append(f"{self.global_ptr} {self.storage_type(p.dtype)}* {self.restrict} {c_name(p.name)}")
+        if with_temps:
+            for t in ck.temps():
+                args.append(f"{self.global_ptr} {self.storage_type(t.dtype)}* {self.restrict} {c_name(t.name)}")
+        args.extend(f"const int {c_name(s)}" for s in ck.sizes)
+        return f"{self.kernel_qualifier} {name}(" + ",\n    ".join(a.strip() for a in args) + ")"
+
+    def stage_names(self, ck: CheckedKernel) -> List[str]:
+        names = [f"{ck.name}__{s.target}" for s in ck.body]
+        names[-1] = ck.name
+        return names
+
+    def total_elements(self, em: _Emitter, shape) -> str:
+        if not shape:
+            return "1"
+        return " * ".join(em.int_expr(d) for d in shape)
+
+    def stage(self, ck: CheckedKernel, s: N.Stmt, name: str) -> str:
+        em = _Emitter(self, ck)
+        info = ck.tensors[s.target]
+        total = self.total_elements(em, info.shape)
+        lines = [self.launch_annotation(total, self.block), self.signature(ck, name) + "\n{"]
+        ind = "    "
+        lines.append(f"{ind}const int _ugid = {self.thread_index()};")
+        lines.append(f"{ind}if (_ugid >= {total}) return;")
+        if info.shape:
+            rest = "_ugid"
+            for k in range(len(info.shape) - 1, -1, -1):
+                v = c_name(s.indices[k])
+                if k == 0:
+                    lines.append(f"{ind}const int {v} = {rest};")
+                else:
+                    dim = em.int_expr(info.shape[k])
+                    lines.append(f"{ind}const int {v} = {rest} % {dim};")
+                    rest = f"{rest} / {dim}" if rest == "_ugid" else f"({rest}) / {dim}"
+        body: List[str] = []
+        val = em.value(s.value, body, ind)
+        lines.extend(body)
+        lines.append(ind + self.store(c_name(s.target), "_ugid", val, info.dtype))
+        lines.append("}")
+        return "\n".join(lines)
+
+    def generic(self, ck: CheckedKernel) -> GeneratedKernel:
+        parts = [f"// {ck.name}: generated by uhopc (generic lowering, one stage per statement)"]
+        pre = self.preamble(ck)
+        if pre:
+            parts.append(pre)
+        for s, name in zip(ck.body, self.stage_names(ck)):
+            parts.append(self.stage(ck, s, name))
+        return GeneratedKernel(self.target, "\n\n".join(parts) + "\n", ck.name, "generic",
+                               {"block": self.block}, self.file_name)

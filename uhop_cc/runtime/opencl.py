@@ -1,0 +1,703 @@
+"""OpenCL runtime: device selection, building, and running kernels under the uhopc ABI.
+
+The kernel ABI (what generated code must follow):
+
+* a source holds one or more ``__kernel`` functions, each a *stage* announced by a
+  ``// @launch global=(...) local=(...)`` comment (parsed by ``uhop_cc.codegen.launch``);
+  stages run in source order and the last one is named after the UIR kernel;
+* every stage takes, in order: the inputs in declaration order (tensors as
+  ``__global const T*``, scalars by value), the outputs (``__global T*``), then -- only if
+  its argument count says so -- every temporary tensor (``__global T*``, in
+  ``checked.tensors`` order), then every size symbol as ``const int`` in ``checked.sizes``
+  order;
+* tensors are dense and row-major; f32 -> float, f64 -> double, f16 -> half (stored as
+  half, accessed with vload_half / vstore_half), i32 -> int.
+
+`OpenCLDevice.run` is the checking launch: it poisons outputs and temporaries, surrounds
+every tensor buffer with canary guard zones, and reports what changed outside the
+tensors. `OpenCLDevice.prepare` is the lean launch used for timing.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+try:  # pyopencl is a dependency, but keep import errors readable for tools that only list devices
+    import pyopencl as cl
+except ImportError as _exc:  # pragma: no cover
+    cl = None
+    _IMPORT_ERROR: Optional[BaseException] = _exc
+else:
+    _IMPORT_ERROR = None
+
+from ..ir.typed import BoundKernel
+
+__all__ = [
+    "DeviceInfo", "list_devices", "OpenCLDevice", "OpenCLUnavailable", "BuildResult",
+    "Poison", "GuardReport", "RunResult", "PreparedLaunch", "AbiError", "LaunchFailure",
+    "TENSOR_NP_DTYPE", "SCALAR_NP_DTYPE", "C_BASE_TYPE", "DEVICE_ENV",
+]
+
+DEVICE_ENV = "UHOP_OPENCL_DEVICE"
+
+# Storage dtypes of tensor buffers and of by-value scalar arguments.
+TENSOR_NP_DTYPE = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i32": np.int32}
+# f16 scalars are passed as float unless the kernel's argument info says `half`.
+SCALAR_NP_DTYPE = {"f32": np.float32, "f64": np.float64, "f16": np.float32, "i32": np.int32}
+C_BASE_TYPE = {"f32": "float", "f64": "double", "f16": "half", "i32": "int"}
+
+
+class OpenCLUnavailable(RuntimeError):
+    """No OpenCL platform or device can be used."""
+
+
+class AbiError(ValueError):
+    """The program does not follow the kernel ABI (missing kernel, wrong argument list...)."""
+
+
+class LaunchFailure(RuntimeError):
+    """The OpenCL runtime refused to enqueue a stage, or a launch failed while running."""
+
+
+def _require_cl() -> None:
+    if cl is None:
+        raise OpenCLUnavailable(f"pyopencl cannot be imported: {_IMPORT_ERROR}")
+
+
+# ------------------------------------------------------------------ devices
+@dataclass(frozen=True)
+class DeviceInfo:
+    index: int  # across all platforms, in list_devices() order
+    platform_index: int
+    device_index: int  # within its platform
+    platform: str
+    name: str
+    vendor: str
+    type: str  # 'GPU', 'CPU', 'ACCELERATOR', ...
+    version: str
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def _device_type(dev) -> str:
+    t = int(dev.type)
+    names = [n for bit, n in ((cl.device_type.GPU, "GPU"), (cl.device_type.CPU, "CPU"),
+                              (cl.device_type.ACCELERATOR, "ACCELERATOR"), (cl.device_type.CUSTOM, "CUSTOM"))
+             if t & int(bit)]
+    return "|".join(names) or "OTHER"
+
+
+def _all_cl_devices() -> List[Tuple[int, int, Any, Any]]:
+    _require_cl()
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:
+        return []
+    out = []
+    for pi, plat in enumerate(platforms):
+        try:
+            devs = plat.get_devices()
+        except cl.Error:
+            continue
+        for di, dev in enumerate(devs):
+            out.append((pi, di, plat, dev))
+    return out
+
+
+def list_devices() -> List[DeviceInfo]:
+    """Every OpenCL device, platform by platform; `index` is what `OpenCLDevice.open` takes."""
+    if cl is None:
+        return []
+    return [DeviceInfo(i, pi, di, plat.name.strip(), dev.name.strip(), dev.vendor.strip(), _device_type(dev),
+                       dev.version.strip())
+            for i, (pi, di, plat, dev) in enumerate(_all_cl_devices())]
+
+
+# ------------------------------------------------------------------ build
+@dataclass
+class BuildResult:
+    ok: bool
+    program: Any  # pyopencl.Program, or None when the build failed
+    log: str
+    seconds: float
+    options: str = ""
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"ok": self.ok, "log": self.log, "seconds": self.seconds, "options": self.options}
+
+
+# ------------------------------------------------------------------ poison and guards
+def _pattern(seed: int, n: int = 16) -> bytes:
+    rng = np.random.default_rng(seed)
+    b = rng.integers(1, 255, size=n, dtype=np.uint8)
+    return bytes(b)
+
+
+@dataclass(frozen=True)
+class Poison:
+    """What outputs and temporaries hold before a launch, and what fills the guard zones.
+
+    Float elements get a quiet NaN carrying `nan_payload` in its mantissa (so an element
+    still holding the poison can be told from a NaN the kernel computed); i32 elements get
+    `int_value`. The guard zones repeat `canary`."""
+    nan_payload: int = 0x1BAD
+    int_value: int = -0x2A2A2A2B
+    canary: bytes = b"\xca\xfe\xf0\x0d\x5a\xa5\x3c\xc3"
+
+    def element(self, dtype: str) -> np.ndarray:
+        """The poison as a 0-d array of the tensor's storage dtype."""
+        if dtype == "f32":
+            bits = np.uint32(0x7FC00000 | (self.nan_payload & 0x3FFFFF))
+            return np.array(bits, np.uint32).view(np.float32)
+        if dtype == "f64":
+            bits = np.uint64(0x7FF8000000000000 | (self.nan_payload & 0x7FFFFFFFFFFFF))
+            return np.array(bits, np.uint64).view(np.float64)
+        if dtype == "f16":
+            payload = self.nan_payload & 0x1FF or 0x1
+            return np.array(np.uint16(0x7E00 | payload), np.uint16).view(np.float16)
+        if dtype == "i32":
+            return np.array(self.int_value, np.int32)
+        raise ValueError(f"unknown dtype {dtype!r}")
+
+    def mask(self, arr: np.ndarray, dtype: str) -> np.ndarray:
+        """True where `arr` still holds exactly the poison bits."""
+        p = self.element(dtype)
+        a = np.ascontiguousarray(arr, dtype=p.dtype)
+        u = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[p.dtype.itemsize]
+        return a.view(u) == p.reshape(()).view(u)
+
+    def describe(self) -> Dict[str, Any]:
+        return {"nan_payload": hex(self.nan_payload), "int_value": self.int_value, "canary": self.canary.hex()}
+
+    @staticmethod
+    def numbered(k: int) -> "Poison":
+        """The k-th of a family of distinct poisons (k = 0 is the default one)."""
+        if k == 0:
+            return Poison()
+        return Poison(nan_payload=(0x1BAD + 0x9E37 * k) & 0x3FFFFF or 1,
+                      int_value=int(np.int32(np.uint32((0xD5A5D5A5 + 0x1F3D5B79 * k) & 0xFFFFFFFF).view(np.int32))),
+                      canary=_pattern(1000 + k, 8))
+
+
+@dataclass
+class GuardReport:
+    """Bytes changed in the guard zones around one tensor's buffer."""
+    tensor: str
+    role: str  # 'input', 'output' or 'temp'
+    before: int = 0  # bytes changed in the guard zone before the tensor
+    after: int = 0  # bytes changed in the guard zone after the tensor
+    guard_bytes: int = 0
+    first_after_offset: Optional[int] = None  # offset past the end of the first changed byte after it
+
+    @property
+    def ok(self) -> bool:
+        return self.before == 0 and self.after == 0
+
+    def describe(self) -> str:
+        parts = []
+        if self.before:
+            parts.append(f"out-of-bounds write before the buffer ({self.before} bytes changed)")
+        if self.after:
+            parts.append(f"out-of-bounds write after the buffer ({self.after} bytes changed)")
+        return "; ".join(parts) or "guards intact"
+
+    def to_json(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+# ------------------------------------------------------------------ results
+@dataclass
+class RunResult:
+    outputs: Dict[str, np.ndarray]
+    temps: Dict[str, np.ndarray]  # only when the kernels take temporaries
+    guards: Dict[str, GuardReport]  # every tensor buffer (inputs too) when guard_bytes > 0
+    poison: Poison
+    temps_passed: bool
+    inputs_modified: List[str]
+    seconds: float  # host wall time from the first enqueue to completion
+    bound: BoundKernel = field(repr=False, default=None)
+
+    def poisoned(self, name: str) -> np.ndarray:
+        """Boolean mask of the elements of output/temp `name` that still hold the poison."""
+        arr = self.outputs[name] if name in self.outputs else self.temps[name]
+        return self.poison.mask(arr, self.bound.dtype(name))
+
+    @property
+    def oob_writes(self) -> List[GuardReport]:
+        return [g for g in self.guards.values() if not g.ok]
+
+
+def _round_up(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+@dataclass
+class _Arg:
+    name: str
+    kind: str  # 'input', 'output', 'temp', 'scalar', 'size'
+    dtype: str  # uir dtype ('i32' for sizes)
+    value: Any = None  # numpy scalar for by-value args
+
+
+class _Plan:
+    """The ABI resolved for one program and bound kernel: the kernels and their argument lists."""
+
+    def __init__(self, program, stages: Sequence[Any], bound: BoundKernel):
+        _require_cl()
+        if not stages:
+            raise AbiError("no stages: the source needs at least one `// @launch` annotated __kernel")
+        checked = bound.checked
+        self.bound = bound
+        self.stages = tuple(stages)
+        if self.stages[-1].kernel_name != bound.name:
+            raise AbiError(f"the last stage is `{self.stages[-1].kernel_name}`; it must be the entry kernel "
+                           f"named after the UIR kernel, `{bound.name}`")
+        try:
+            available = [n for n in program.get_info(cl.program_info.KERNEL_NAMES).split(";") if n]
+        except cl.Error:
+            available = None
+        base: List[_Arg] = []
+        for p in checked.inputs:
+            base.append(_Arg(p.name, "scalar" if p.is_scalar else "input", p.dtype))
+        for p in checked.outputs:
+            base.append(_Arg(p.name, "output", p.dtype))
+        temps = [_Arg(t.name, "temp", t.dtype) for t in checked.temps()]
+        sizes = [_Arg(s, "size", "i32", np.int32(bound.sizes[s])) for s in checked.sizes]
+        self.temp_args = temps
+        n_base, n_with = len(base) + len(sizes), len(base) + len(sizes) + len(temps)
+        self.kernels = []  # (stage, kernel, args, geometry)
+        self.temps_passed = False
+        for stage in self.stages:
+            name = stage.kernel_name
+            if available is not None and name not in available:
+                raise AbiError(f"the program has no kernel `{name}` (it defines: {', '.join(available) or 'none'})")
+            try:
+                kernel = cl.Kernel(program, name)
+            except cl.Error as e:
+                raise AbiError(f"cannot create kernel `{name}`: {_short_cl_error(e)}") from None
+            nargs = kernel.num_args
+            if nargs == n_base:
+                args = base + sizes
+            elif temps and nargs == n_with:
+                args = base + temps + sizes
+                self.temps_passed = True
+            else:
+                want = f"{n_base}"
+                if temps:
+                    want += f" (or {n_with} with the temporaries {', '.join(t.name for t in temps)})"
+                listing = ", ".join(f"{a.name}" for a in base + sizes)
+                raise AbiError(f"kernel `{name}` takes {nargs} argument(s); the ABI expects {want}: {listing}"
+                               + (" with the temporaries before the sizes" if temps else ""))
+            args = [self._checked_arg(kernel, i, a) for i, a in enumerate(args)]
+            try:
+                geo = stage.geometry(dict(bound.sizes))
+            except ValueError as e:
+                raise AbiError(f"stage `{name}`: bad launch geometry: {e}") from None
+            gsize, lsize = _check_geometry(name, geo.global_size, geo.local_size)
+            self.kernels.append((stage, kernel, args, gsize, lsize))
+
+    @staticmethod
+    def _checked_arg(kernel, i: int, a: _Arg) -> _Arg:
+        """Compare argument `i` with the kernel's argument info when the driver provides it."""
+        try:
+            tname = kernel.get_arg_info(i, cl.kernel_arg_info.TYPE_NAME)
+            aq = kernel.get_arg_info(i, cl.kernel_arg_info.ADDRESS_QUALIFIER)
+            aname = kernel.get_arg_info(i, cl.kernel_arg_info.NAME)
+        except (cl.Error, AttributeError):
+            return a
+        t = tname.replace("const", "").replace("restrict", "").replace("volatile", "").replace(" ", "")
+        where = f"kernel `{kernel.function_name}` argument {i} (`{aname}`, for {a.kind} `{a.name}`)"
+        is_ptr = t.endswith("*")
+        base = t.rstrip("*").rstrip("0123456789")
+        want = C_BASE_TYPE[a.dtype]
+        if a.kind in ("input", "output", "temp"):
+            if not is_ptr or aq != cl.kernel_arg_address_qualifier.GLOBAL:
+                raise AbiError(f"{where} is `{tname}`; the ABI expects `__global {want}*`")
+            if base != want and not (a.dtype == "f16" and base in ("ushort", "short")):
+                raise AbiError(f"{where} is `{tname}`; the ABI expects `__global {want}*` ({a.dtype})")
+            return a
+        if is_ptr:
+            raise AbiError(f"{where} is `{tname}`; the ABI expects a `{want}` passed by value")
+        if a.kind == "scalar" and a.dtype == "f16":
+            if t == "half":
+                return _Arg(a.name, a.kind, a.dtype, a.value)  # np.float16 chosen at bind time
+            if t != "float":
+                raise AbiError(f"{where} is `{tname}`; the ABI expects `float` (or `half`)")
+            return _Arg(a.name, a.kind, "f16:float", a.value)
+        if t != want:
+            raise AbiError(f"{where} is `{tname}`; the ABI expects `{want}`")
+        return a
+
+
+def _check_geometry(name, gsize, lsize) -> Tuple[Tuple[int, ...], Optional[Tuple[int, ...]]]:
+    g = tuple(int(x) for x in gsize)
+    if not 1 <= len(g) <= 3 or any(x < 0 for x in g):
+        raise AbiError(f"stage `{name}`: bad global size {g}")
+    if lsize is None:
+        return g, None
+    loc = tuple(int(x) for x in lsize)
+    if len(loc) != len(g) or any(x <= 0 for x in loc):
+        raise AbiError(f"stage `{name}`: local size {loc} does not fit global size {g}")
+    return g, loc
+
+
+def _short_cl_error(e: BaseException) -> str:
+    s = str(e).strip()
+    return s.splitlines()[0] if s else type(e).__name__
+
+
+def _host_inputs(bound: BoundKernel, inputs: Mapping[str, Any]) -> Dict[str, Any]:
+    checked = bound.checked
+    out: Dict[str, Any] = {}
+    known = {p.name for p in checked.inputs}
+    unknown = [k for k in inputs if k not in known]
+    if unknown:
+        raise ValueError(f"unknown input(s) {', '.join(unknown)} for kernel `{bound.name}`")
+    for p in checked.inputs:
+        if p.name not in inputs:
+            raise ValueError(f"missing input `{p.name}`")
+        v = inputs[p.name]
+        if p.is_scalar:
+            out[p.name] = v
+            continue
+        arr = np.ascontiguousarray(np.asarray(v), dtype=TENSOR_NP_DTYPE[p.dtype])
+        want = tuple(bound.shapes[p.name])
+        if arr.shape != want:
+            raise ValueError(f"input `{p.name}`: expected shape {want}, got {arr.shape}")
+        out[p.name] = arr
+    return out
+
+
+def _scalar(a: _Arg, value) -> np.generic:
+    if a.dtype == "f16:float":
+        return np.float32(value)
+    if a.dtype == "f16":
+        return np.float16(value)
+    return SCALAR_NP_DTYPE[a.dtype](value)
+
+
+# ------------------------------------------------------------------ prepared launch (timing)
+class PreparedLaunch:
+    """Buffers allocated, arguments set: `launch()` enqueues every stage once."""
+
+    def __init__(self, device: "OpenCLDevice", plan: _Plan, buffers: Dict[str, Any], keep: List[Any]):
+        self.device = device
+        self.plan = plan
+        self.buffers = buffers
+        self._keep = keep
+        self.queue = device.queue
+        self.stage_names = tuple(s.kernel_name for s, *_ in plan.kernels)
+
+    def launch(self) -> List[Any]:
+        """Enqueue all stages once, in order; returns their events (skipped empty stages give none)."""
+        events = []
+        for stage, kernel, _args, g, loc in self.plan.kernels:
+            if 0 in g:
+                continue
+            try:
+                events.append(cl.enqueue_nd_range_kernel(self.queue, kernel, g, loc))
+            except cl.Error as e:
+                raise LaunchFailure(f"enqueue of `{stage.kernel_name}` (global={g}, local={loc}) failed: "
+                                    f"{_short_cl_error(e)}") from None
+        return events
+
+    def finish(self) -> None:
+        self.queue.finish()
+
+    def read_outputs(self) -> Dict[str, np.ndarray]:
+        out = {}
+        bound = self.plan.bound
+        for p in bound.checked.outputs:
+            arr = np.empty(tuple(bound.shapes[p.name]), TENSOR_NP_DTYPE[p.dtype])
+            if arr.size:
+                cl.enqueue_copy(self.queue, arr, self.buffers[p.name])
+            out[p.name] = arr
+        self.queue.finish()
+        return out
+
+    def release(self) -> None:
+        for b in self.buffers.values():
+            try:
+                b.release()
+            except cl.Error:
+                pass
+        self.buffers = {}
+
+
+# ------------------------------------------------------------------ the device
+class OpenCLDevice:
+    def __init__(self, cl_device, index: int = 0):
+        _require_cl()
+        self.cl_device = cl_device
+        self.index = index
+        self.context = cl.Context([cl_device])
+        self.queue = cl.CommandQueue(self.context, cl_device,
+                                     properties=cl.command_queue_properties.PROFILING_ENABLE)
+        self.align_bytes = max(1, int(cl_device.mem_base_addr_align) // 8)
+
+    # -- selection
+    @classmethod
+    def open(cls, index: Optional[Union[int, str]] = None) -> "OpenCLDevice":
+        """Open device `index` (as numbered by `list_devices`). Without one: $UHOP_OPENCL_DEVICE
+        (an index or a case-insensitive part of the device name), else the first GPU, else the
+        first device."""
+        devs = _all_cl_devices()
+        if not devs:
+            raise OpenCLUnavailable("no OpenCL device found (is an ICD such as PoCL installed?)")
+        listing = "; ".join(f"{i}: {d.name.strip()}" for i, (_, _, _, d) in enumerate(devs))
+        if index is None:
+            env = os.environ.get(DEVICE_ENV, "").strip()
+            if env:
+                index = int(env) if env.lstrip("-").isdigit() else env
+        if index is None:
+            gpus = [i for i, (_, _, _, d) in enumerate(devs) if int(d.type) & int(cl.device_type.GPU)]
+            index = gpus[0] if gpus else 0
+        if isinstance(index, str):
+            hits = [i for i, (_, _, _, d) in enumerate(devs) if index.lower() in d.name.lower()]
+            if not hits:
+                raise ValueError(f"no OpenCL device matches {index!r} (devices: {listing})")
+            index = hits[0]
+        if not 0 <= index < len(devs):
+            raise ValueError(f"no OpenCL device {index} (devices: {listing})")
+        return cls(devs[index][3], index)
+
+    @property
+    def name(self) -> str:
+        return self.cl_device.name.strip()
+
+    def __repr__(self) -> str:
+        return f"OpenCLDevice({self.index}: {self.name!r})"
+
+    # -- description
+    def fingerprint(self) -> Dict[str, Any]:
+        """What identifies the device and its performance-relevant limits (JSON-serialisable)."""
+        d = self.cl_device
+
+        def get(attr, default=None):
+            try:
+                v = getattr(d, attr)
+            except (cl.Error, AttributeError):
+                return default
+            if isinstance(v, str):
+                return v.strip()
+            if isinstance(v, (list, tuple)):
+                return [int(x) for x in v]
+            return int(v) if isinstance(v, (int, np.integer)) else v
+
+        exts = sorted(set(d.extensions.split()))
+        keys = ("fp16", "fp64", "subgroup", "atomic", "int64", "dot_product", "3d_image", "image2d",
+                "spir", "il_program", "mad", "printf", "command_buffer", "unified", "shuffle")
+        relevant = [e for e in exts if any(k in e for k in keys)]
+        return {
+            "name": get("name"), "vendor": get("vendor"), "vendor_id": get("vendor_id"),
+            "platform": d.platform.name.strip(), "platform_version": d.platform.version.strip(),
+            "driver_version": get("driver_version"), "opencl_version": get("version"),
+            "opencl_c_version": get("opencl_c_version"), "device_type": _device_type(d),
+            "index": self.index,
+            "compute_units": get("max_compute_units"), "max_clock_mhz": get("max_clock_frequency"),
+            "max_work_group_size": get("max_work_group_size"), "max_work_item_sizes": get("max_work_item_sizes"),
+            "local_mem_bytes": get("local_mem_size"),
+            "local_mem_type": {1: "local", 2: "global"}.get(get("local_mem_type", 0), "none"),
+            "global_mem_bytes": get("global_mem_size"), "max_alloc_bytes": get("max_mem_alloc_size"),
+            "global_mem_cache_bytes": get("global_mem_cache_size"),
+            "global_mem_cacheline_bytes": get("global_mem_cacheline_size"),
+            "max_constant_buffer_bytes": get("max_constant_buffer_size"),
+            "mem_base_addr_align_bytes": self.align_bytes,
+            "preferred_vector_width": {k: get(f"preferred_vector_width_{k}") for k in ("float", "double", "half", "int")},
+            "native_vector_width": {k: get(f"native_vector_width_{k}") for k in ("float", "double", "half", "int")},
+            "fp64": "cl_khr_fp64" in exts or bool(get("double_fp_config", 0)),
+            "fp16": "cl_khr_fp16" in exts,
+            "profiling_timer_resolution_ns": get("profiling_timer_resolution"),
+            "extensions": relevant,
+        }
+
+    # -- build
+    def build(self, source: str, options: str = "") -> BuildResult:
+        """Compile `source`; compile errors give ok=False and the log, never an exception."""
+        opts = options.strip()
+        if "-cl-kernel-arg-info" not in opts.split():
+            opts = (opts + " -cl-kernel-arg-info").strip()
+        t0 = time.perf_counter()
+        prg = cl.Program(self.context, source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                prg.build(options=opts)
+                ok, err = True, ""
+            except cl.Error as e:
+                ok, err = False, str(e)
+        seconds = time.perf_counter() - t0
+        log = ""
+        try:
+            if prg._prg is not None:  # the raw program, kept by pyopencl after an uncached build
+                log = prg._prg.get_build_info(self.cl_device, cl.program_build_info.LOG) or ""
+        except (cl.Error, AttributeError):
+            log = ""
+        log = log.strip()
+        if not ok and not log:
+            log = _clean_build_error(err)
+        return BuildResult(ok, prg if ok else None, log, seconds, opts)
+
+    # -- checking run
+    def _plan(self, program, stages, bound) -> _Plan:
+        if isinstance(program, BuildResult):
+            if not program.ok:
+                raise AbiError("the program did not build")
+            program = program.program
+        return _Plan(program, stages, bound)
+
+    def run(self, program, stages: Sequence[Any], bound: BoundKernel, inputs: Mapping[str, Any], *,
+            guard_bytes: int = 4096, poison: Optional[Poison] = None) -> RunResult:
+        """Run all stages once on `inputs`, with poisoned outputs/temporaries and canary guards.
+
+        Raises `AbiError` when the program does not follow the ABI, `LaunchFailure` when the
+        runtime refuses a launch, ValueError for bad inputs."""
+        poison = poison or Poison()
+        plan = self._plan(program, stages, bound)
+        host = _host_inputs(bound, inputs)
+        guard = _round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes else 0
+        canary = poison.canary or b"\xa5"
+        ctx, q = self.context, self.queue
+
+        tensors: List[Tuple[str, str, str]] = []  # (name, role, dtype)
+        for p in bound.checked.inputs:
+            if not p.is_scalar:
+                tensors.append((p.name, "input", p.dtype))
+        for p in bound.checked.outputs:
+            tensors.append((p.name, "output", p.dtype))
+        if plan.temps_passed:
+            for t in plan.temp_args:
+                tensors.append((t.name, "temp", t.dtype))
+
+        layout: Dict[str, Tuple[Any, Any, int, np.ndarray]] = {}  # name -> (parent, view, nbytes, host bytes)
+        try:
+            for name, role, dtype in tensors:
+                shape = tuple(bound.shapes[name])
+                if role == "input":
+                    data = host[name]
+                else:
+                    data = np.broadcast_to(poison.element(dtype), shape).copy()
+                body = data.reshape(-1).view(np.uint8)
+                nbytes = body.size
+                vbytes = max(nbytes, 1)
+                if guard:
+                    total = guard + vbytes + guard
+                    blob = np.frombuffer((canary * (total // len(canary) + 1))[:total], np.uint8).copy()
+                    blob[guard:guard + nbytes] = body
+                    parent = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, total)
+                    cl.enqueue_copy(q, parent, blob)
+                    view = parent.get_sub_region(guard, vbytes)
+                else:
+                    blob = np.zeros(vbytes, np.uint8)
+                    blob[:nbytes] = body
+                    parent = view = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, vbytes)
+                    cl.enqueue_copy(q, parent, blob)
+                layout[name] = (parent, view, nbytes, blob)
+            q.finish()
+
+            for _stage, kernel, args, _g, _l in plan.kernels:
+                _set_args(kernel, args, layout, host)
+            t0 = time.perf_counter()
+            for stage, kernel, _args, g, loc in plan.kernels:
+                if 0 in g:
+                    continue
+                try:
+                    cl.enqueue_nd_range_kernel(q, kernel, g, loc)
+                except cl.Error as e:
+                    raise LaunchFailure(f"enqueue of `{stage.kernel_name}` (global={g}, local={loc}) failed: "
+                                        f"{_short_cl_error(e)}") from None
+            try:
+                q.finish()
+            except cl.Error as e:
+                raise LaunchFailure(f"the launch failed: {_short_cl_error(e)}") from None
+            seconds = time.perf_counter() - t0
+
+            outputs: Dict[str, np.ndarray] = {}
+            temps: Dict[str, np.ndarray] = {}
+            guards: Dict[str, GuardReport] = {}
+            modified: List[str] = []
+            for name, role, dtype in tensors:
+                parent, view, nbytes, blob = layout[name]
+                back = np.empty_like(blob)
+                cl.enqueue_copy(q, back, parent)
+                q.finish()
+                body = back[guard:guard + nbytes] if guard else back[:nbytes]
+                arr = body.view(TENSOR_NP_DTYPE[dtype]).reshape(tuple(bound.shapes[name])).copy()
+                if guard:
+                    before = int(np.count_nonzero(back[:guard] != blob[:guard]))
+                    tail_new, tail_old = back[guard + nbytes:], blob[guard + nbytes:]
+                    changed = np.flatnonzero(tail_new != tail_old)
+                    guards[name] = GuardReport(name, role, before, int(changed.size), guard,
+                                               int(changed[0]) if changed.size else None)
+                if role == "output":
+                    outputs[name] = arr
+                elif role == "temp":
+                    temps[name] = arr
+                elif not np.array_equal(body, blob[guard:guard + nbytes] if guard else blob[:nbytes]):
+                    modified.append(name)
+            return RunResult(outputs, temps, guards, poison, plan.temps_passed, modified, seconds, bound)
+        finally:
+            for parent, view, _n, _b in layout.values():
+                for b in {id(view): view, id(parent): parent}.values():
+                    try:
+                        b.release()
+                    except cl.Error:
+                        pass
+
+    # -- lean launch for timing
+    def prepare(self, program, stages: Sequence[Any], bound: BoundKernel, inputs: Mapping[str, Any]) -> PreparedLaunch:
+        """Allocate plain buffers, upload inputs, zero outputs/temporaries, and set all arguments."""
+        plan = self._plan(program, stages, bound)
+        host = _host_inputs(bound, inputs)
+        ctx, q = self.context, self.queue
+        buffers: Dict[str, Any] = {}
+        names = [(p.name, p.dtype) for p in bound.checked.inputs if not p.is_scalar]
+        names += [(p.name, p.dtype) for p in bound.checked.outputs]
+        if plan.temps_passed:
+            names += [(t.name, t.dtype) for t in plan.temp_args]
+        layout = {}
+        for name, dtype in names:
+            nbytes = int(np.prod(bound.shapes[name], dtype=np.int64)) * np.dtype(TENSOR_NP_DTYPE[dtype]).itemsize
+            buf = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, max(nbytes, 1))
+            if name in host:
+                if nbytes:
+                    cl.enqueue_copy(q, buf, host[name])
+            else:
+                cl.enqueue_fill_buffer(q, buf, np.uint8(0), 0, max(nbytes, 1))
+            buffers[name] = buf
+            layout[name] = (buf, buf, nbytes, None)
+        q.finish()
+        for _stage, kernel, args, _g, _l in plan.kernels:
+            _set_args(kernel, args, layout, host)
+        return PreparedLaunch(self, plan, buffers, [host])
+
+
+def _set_args(kernel, args: List[_Arg], layout, host) -> None:
+    for i, a in enumerate(args):
+        if a.kind in ("input", "output", "temp"):
+            kernel.set_arg(i, layout[a.name][1])
+        elif a.kind == "scalar":
+            kernel.set_arg(i, _scalar(a, host[a.name]))
+        else:  # size
+            kernel.set_arg(i, a.value)
+
+
+def _clean_build_error(msg: str) -> str:
+    """The compiler messages out of pyopencl's build exception text."""
+    lines = msg.splitlines()
+    keep = []
+    for ln in lines:
+        if ln.startswith("clBuildProgram failed") or ln.startswith("Build on <pyopencl.Device"):
+            continue
+        if ln.startswith("(options:") or ln.startswith("(source saved as"):
+            continue
+        keep.append(ln)
+    return "\n".join(keep).strip() or msg.strip()

@@ -1,0 +1,152 @@
+"""How close a kernel's output must be to the reference interpreter's.
+
+An element passes when |got - expected| <= atol + rtol * |expected| (both in float64),
+with rtol and atol grown by sqrt(reduction length) for floats: a float32 sum of K terms
+accumulates rounding error that grows like sqrt(K) for random data, and a kernel may
+legitimately sum in another order than the reference. Integers must match exactly.
+
+Non-finite values: a NaN never passes where the reference is finite; where the reference
+itself is NaN, +inf or -inf, the output must be NaN, +inf or -inf respectively.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["Tolerance", "BASE_TOLERANCE", "tolerance_for", "Comparison", "compare", "reduction_length"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+    def to_json(self) -> Dict[str, float]:
+        return asdict(self)
+
+
+# (rtol, atol) for a kernel without reductions.
+BASE_TOLERANCE = {
+    "f32": Tolerance(1e-4, 1e-5),
+    "f16": Tolerance(1e-2, 1e-3),
+    "f64": Tolerance(1e-10, 1e-12),
+    "i32": Tolerance(0.0, 0.0),
+}
+
+
+def tolerance_for(dtype: str, reduction_length: int = 1) -> Tolerance:
+    """Tolerance for an output of `dtype` computed through reductions of `reduction_length` terms."""
+    if dtype not in BASE_TOLERANCE:
+        raise ValueError(f"no tolerance for dtype {dtype!r}")
+    base = BASE_TOLERANCE[dtype]
+    if dtype == "i32":
+        return base
+    scale = math.sqrt(max(1, int(reduction_length)))
+    return Tolerance(base.rtol * scale, base.atol * scale)
+
+
+def reduction_length(bound) -> int:
+    """The longest reduction of a bound kernel: the largest product of the ranges of one
+    reduction and the reductions nested inside it (1 without reductions)."""
+    from ..ir import nodes as N
+
+    def walk(e, outer: int) -> int:
+        best = outer
+        if isinstance(e, N.Reduce):
+            n = 1
+            for v in e.vars:
+                lo, hi = bound.range_of(v)
+                n *= max(0, hi - lo)
+            outer = outer * max(1, n)
+            best = outer
+        for c in N.children(e):
+            best = max(best, walk(c, outer))
+        return best
+
+    best = 1
+    for s in bound.checked.body:
+        try:
+            best = max(best, walk(s.value, 1))
+        except Exception:  # an untyped range: be generous rather than fail
+            continue
+    return best
+
+
+def _json_float(x: float) -> Any:
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+@dataclass
+class Comparison:
+    ok: bool
+    elements: int
+    mismatches: int
+    max_abs_err: float  # over elements where both sides are finite
+    max_rel_err: float  # |got - expected| / max(|expected|, atol), same elements
+    nan_count: int  # NaNs in the output
+    first_index: Optional[Tuple[int, ...]] = None  # of the first mismatch, row-major
+    first_got: Any = None
+    first_expected: Any = None
+    tolerance: Optional[Tolerance] = None
+    mismatch_mask: Optional[np.ndarray] = None  # not serialised
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "ok": self.ok, "elements": self.elements, "mismatches": self.mismatches,
+            "max_abs_err": _json_float(self.max_abs_err), "max_rel_err": _json_float(self.max_rel_err),
+            "nan_count": self.nan_count,
+            "first_mismatch": None if self.first_index is None else {
+                "index": list(self.first_index), "got": _json_float(self.first_got),
+                "expected": _json_float(self.first_expected)},
+            "tolerance": self.tolerance.to_json() if self.tolerance else None,
+        }
+
+
+def compare(got: np.ndarray, expected: np.ndarray, dtype: str, tol: Optional[Tolerance] = None) -> Comparison:
+    """Compare an output with the reference, element by element."""
+    tol = tol or tolerance_for(dtype)
+    got = np.asarray(got)
+    expected = np.asarray(expected)
+    if got.shape != expected.shape:
+        raise ValueError(f"shape mismatch: got {got.shape}, expected {expected.shape}")
+    n = int(expected.size)
+    if dtype == "i32":
+        g = got.astype(np.int64)
+        e = expected.astype(np.int64)
+        bad = g != e
+        diff = np.abs(g - e).astype(np.float64)
+        nan_count = 0
+        max_abs = float(diff.max()) if n else 0.0
+        max_rel = float((diff / np.maximum(np.abs(e), 1)).max()) if n else 0.0
+    else:
+        g = got.astype(np.float64)
+        e = expected.astype(np.float64)
+        g_fin, e_fin = np.isfinite(g), np.isfinite(e)
+        both = g_fin & e_fin
+        with np.errstate(all="ignore"):
+            diff = np.where(both, np.abs(g - e), 0.0)
+            close = diff <= tol.atol + tol.rtol * np.abs(np.where(both, e, 0.0))
+            same_kind = (np.isnan(g) & np.isnan(e)) | (np.isinf(g) & np.isinf(e) & (np.sign(g) == np.sign(e)))
+            bad = np.where(e_fin, ~(both & close), ~same_kind)
+            rel = diff / np.maximum(np.abs(e), max(tol.atol, np.finfo(np.float64).tiny))
+        nan_count = int(np.isnan(g).sum())
+        max_abs = float(diff.max()) if n else 0.0
+        max_rel = float(np.where(both, rel, 0.0).max()) if n else 0.0
+    mismatches = int(np.count_nonzero(bad))
+    first = None
+    fg = fe = None
+    if mismatches:
+        flat = int(np.flatnonzero(bad.reshape(-1))[0])
+        first = tuple(int(i) for i in np.unravel_index(flat, expected.shape)) if expected.ndim else ()
+        fg = got.reshape(-1)[flat].item()
+        fe = expected.reshape(-1)[flat].item()
+    return Comparison(mismatches == 0, n, mismatches, max_abs, max_rel, nan_count, first, fg, fe, tol,
+                      np.asarray(bad))
