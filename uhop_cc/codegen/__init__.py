@@ -1,0 +1,18 @@
+"""Kernel source generation: KernelSpec/checked IR -> source for a target."""
+from __future__ import annotations
+
+from .cstyle import CStyleRenderer, GeneratedKernel
+from .launch import LaunchError, LaunchGeometry, Stage, parse_launch
+from .opencl import OpenCLRenderer
+
+RENDERERS = {"opencl": OpenCLRenderer}
+
+__all__ = ["CStyleRenderer", "GeneratedKernel", "LaunchError", "LaunchGeometry", "Stage", "parse_launch",
+           "OpenCLRenderer", "RENDERERS", "renderer"]
+
+
+def renderer(target: str) -> CStyleRenderer:
+    try:
+        return RENDERERS[target]()
+    except KeyError:
+        raise ValueError(f"unknown target `{target}` (known: {', '.join(sorted(RENDERERS))})") from None

@@ -1,0 +1,5 @@
+"""Lowering: a bound kernel -> KernelSpec (ABI, iteration space, costs, category, hardware)."""
+from .category import CATEGORIES, categorize
+from .spec import AbiArg, KernelSpec, StatementSpec, TensorSpec, build_spec
+
+__all__ = ["CATEGORIES", "categorize", "AbiArg", "KernelSpec", "StatementSpec", "TensorSpec", "build_spec"]
