@@ -6,9 +6,9 @@ import sys
 from typing import List, Optional
 
 from ..ir import UirError
-from . import frontend
+from . import backend, frontend
 
-COMMANDS = (frontend,)
+COMMANDS = (frontend, backend)
 
 
 def build_parser() -> argparse.ArgumentParser:

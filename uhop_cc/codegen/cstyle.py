@@ -83,8 +83,8 @@ class _Emitter:
         if not indices:
             return "0"
         text = self.int_expr(indices[0])
-        for idx, dim in zip(indices[1:], shape[1:]):
-            text = f"{text} * {self.int_expr(dim)} + {self.int_expr(idx)}"
+        for k, (idx, dim) in enumerate(zip(indices[1:], shape[1:])):
+            text = f"{text if k == 0 else f'({text})'} * {self.int_expr(dim)} + {self.int_expr(idx)}"
         return text
 
     def value(self, e: N.Expr, out: List[str], ind: str) -> str:
@@ -257,7 +257,7 @@ class CStyleRenderer:
 
     def stage_names(self, ck: CheckedKernel) -> List[str]:
         names = [f"{ck.name}__{s.target}" for s in ck.body]
-        names[-1] = ck.name
+        names[-1] = c_name(ck.name)
         return names
 
     def total_elements(self, em: _Emitter, shape) -> str:
@@ -297,5 +297,5 @@ class CStyleRenderer:
             parts.append(pre)
         for s, name in zip(ck.body, self.stage_names(ck)):
             parts.append(self.stage(ck, s, name))
-        return GeneratedKernel(self.target, "\n\n".join(parts) + "\n", ck.name, "generic",
+        return GeneratedKernel(self.target, "\n\n".join(parts) + "\n", c_name(ck.name), "generic",
                                {"block": self.block}, self.file_name)

@@ -143,34 +143,53 @@ def _pattern(seed: int, n: int = 16) -> bytes:
 class Poison:
     """What outputs and temporaries hold before a launch, and what fills the guard zones.
 
-    Float elements get a quiet NaN carrying `nan_payload` in its mantissa (so an element
-    still holding the poison can be told from a NaN the kernel computed); i32 elements get
-    `int_value`. The guard zones repeat `canary`."""
+    Float elements get a *signalling* NaN carrying `nan_payload` in its mantissa, so an
+    element still holding the poison can be told from a NaN the kernel computed, and from
+    one computed *from* the poison (arithmetic quiets a signalling NaN but, on most
+    hardware, keeps its payload: `tainted`). i32 elements get `int_value`. The guard zones
+    repeat `canary`."""
     nan_payload: int = 0x1BAD
     int_value: int = -0x2A2A2A2B
     canary: bytes = b"\xca\xfe\xf0\x0d\x5a\xa5\x3c\xc3"
 
+    # dtype -> (uint type, exponent bits, quiet bit, payload mask)
+    _FLOAT_BITS = {"f16": (np.uint16, 0x7C00, 0x200, 0x1FF),
+                   "f32": (np.uint32, 0x7F800000, 0x400000, 0x3FFFFF),
+                   "f64": (np.uint64, 0x7FF0000000000000, 0x8000000000000, 0x7FFFFFFFFFFFF)}
+    _NP = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
+
+    def _bits(self, dtype: str) -> int:
+        _u, exp, _q, mask = self._FLOAT_BITS[dtype]
+        return exp | ((self.nan_payload & mask) or 1)  # quiet bit clear, payload non-zero: a signalling NaN
+
     def element(self, dtype: str) -> np.ndarray:
         """The poison as a 0-d array of the tensor's storage dtype."""
-        if dtype == "f32":
-            bits = np.uint32(0x7FC00000 | (self.nan_payload & 0x3FFFFF))
-            return np.array(bits, np.uint32).view(np.float32)
-        if dtype == "f64":
-            bits = np.uint64(0x7FF8000000000000 | (self.nan_payload & 0x7FFFFFFFFFFFF))
-            return np.array(bits, np.uint64).view(np.float64)
-        if dtype == "f16":
-            payload = self.nan_payload & 0x1FF or 0x1
-            return np.array(np.uint16(0x7E00 | payload), np.uint16).view(np.float16)
+        if dtype in self._FLOAT_BITS:
+            u = self._FLOAT_BITS[dtype][0]
+            return np.array(self._bits(dtype), u).view(self._NP[dtype])
         if dtype == "i32":
             return np.array(self.int_value, np.int32)
         raise ValueError(f"unknown dtype {dtype!r}")
 
-    def mask(self, arr: np.ndarray, dtype: str) -> np.ndarray:
-        """True where `arr` still holds exactly the poison bits."""
+    def _view(self, arr: np.ndarray, dtype: str) -> np.ndarray:
         p = self.element(dtype)
         a = np.ascontiguousarray(arr, dtype=p.dtype)
         u = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[p.dtype.itemsize]
-        return a.view(u) == p.reshape(()).view(u)
+        return a.view(u), p.reshape(()).view(u)
+
+    def mask(self, arr: np.ndarray, dtype: str) -> np.ndarray:
+        """True where `arr` still holds exactly the poison bits."""
+        a, p = self._view(arr, dtype)
+        return a == p
+
+    def tainted(self, arr: np.ndarray, dtype: str) -> np.ndarray:
+        """True where a float element is a NaN computed from the poison (quieted, maybe negated)."""
+        if dtype not in self._FLOAT_BITS:
+            return np.zeros(np.shape(arr), bool)
+        a, p = self._view(arr, dtype)
+        u, _exp, quiet, _mask = self._FLOAT_BITS[dtype]
+        sign = u(1) << u(8 * np.dtype(u).itemsize - 1)
+        return (a & ~sign) == (p | u(quiet))
 
     def describe(self) -> Dict[str, Any]:
         return {"nan_payload": hex(self.nan_payload), "int_value": self.int_value, "canary": self.canary.hex()}
@@ -180,7 +199,7 @@ class Poison:
         """The k-th of a family of distinct poisons (k = 0 is the default one)."""
         if k == 0:
             return Poison()
-        return Poison(nan_payload=(0x1BAD + 0x9E37 * k) & 0x3FFFFF or 1,
+        return Poison(nan_payload=(0x1BAD + 0x9E37 * k) & 0x1FF or 1,
                       int_value=int(np.int32(np.uint32((0xD5A5D5A5 + 0x1F3D5B79 * k) & 0xFFFFFFFF).view(np.int32))),
                       canary=_pattern(1000 + k, 8))
 
@@ -257,7 +276,8 @@ class _Plan:
         checked = bound.checked
         self.bound = bound
         self.stages = tuple(stages)
-        if self.stages[-1].kernel_name != bound.name:
+        from ..codegen.cstyle import c_name
+        if self.stages[-1].kernel_name not in (bound.name, c_name(bound.name)):
             raise AbiError(f"the last stage is `{self.stages[-1].kernel_name}`; it must be the entry kernel "
                            f"named after the UIR kernel, `{bound.name}`")
         try:

@@ -110,8 +110,13 @@ def _check_run(bound: BoundKernel, res, expected: Mapping[str, np.ndarray],
             flat = int(np.flatnonzero(wrong.reshape(-1))[0])
             gv, ev = got.reshape(-1)[flat].item(), exp.reshape(-1)[flat].item()
             at = f" at {format_index(np.unravel_index(flat, exp.shape))}" if exp.ndim else ""
-            reasons.append(f"output {name}: {n_wrong} of {c.elements} elements differ; first{at}: "
-                           f"got {format_value(gv)}, expected {format_value(ev)}")
+            msg = (f"output {name}: {n_wrong} of {c.elements} elements differ; first{at}: "
+                   f"got {format_value(gv)}, expected {format_value(ev)}")
+            n_tainted = int(np.count_nonzero(res.poison.tainted(got, dtype) & wrong))
+            if n_tainted:
+                msg += (f" ({n_tainted} are NaNs computed from the poison: "
+                        f"the kernel reads {name} before writing it?)")
+            reasons.append(msg)
         g = res.guards.get(name)
         d = c.to_json()
         d["unwritten"] = n_unwritten
@@ -191,7 +196,7 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
             o.ok = o.ok and c.ok and o.guard["ok"]
     if first_reasons:
         reason = "; ".join(first_reasons)
-        reason += f" (seed{'s' if len(failing_seeds) > 1 else ''} {', '.join(map(str, failing_seeds))} " \
-                  f"of {', '.join(map(str, seeds))})"
+        reason += f" (failed with seed{'s' if len(failing_seeds) > 1 else ''} {', '.join(map(str, failing_seeds))}" \
+                  f" of {', '.join(map(str, seeds))})"
         return report(False, reason)
     return report(True, "")

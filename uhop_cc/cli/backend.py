@@ -1,0 +1,107 @@
+"""Back-end commands: compile, spec, devices."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .. import ir
+
+
+def register(sub) -> None:
+    p = sub.add_parser("compile", help="generate, build, validate and time a kernel",
+                       description="Lower a UIR kernel to a target, build it, validate it against the reference "
+                                   "interpreter on fresh random inputs and time it.")
+    p.add_argument("file")
+    p.add_argument("--target", default="opencl", choices=["opencl"], help="code generation target")
+    p.add_argument("--shapes", help="sizes: M=1024,N=2048 or one shape per input tensor: 1024x512,512x2048 "
+                                    "(default: every size 256)")
+    p.add_argument("--kernel", help="the kernel to compile when the file holds several")
+    p.add_argument("-o", "--outdir", help="write kernel source, spec.json and report.json here "
+                                          "(default: ./uhopc-out/KERNEL)")
+    p.add_argument("--device", help="OpenCL device index or name part (see `uhopc devices`)")
+    p.add_argument("--strategy", default="auto", help="auto (template if one matches, else generic), generic, "
+                                                     "or a template name")
+    p.add_argument("--no-validate", action="store_true", help="skip validation against the reference")
+    p.add_argument("--no-time", action="store_true", help="skip timing")
+    p.add_argument("--emit-host", action="store_true", help="also write a standalone C++/CMake host project")
+    p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("spec", help="print the KernelSpec of a kernel as JSON",
+                       description="Print the KernelSpec (ABI, iteration space, FLOP and byte counts, category, "
+                                   "hardware fingerprint) as JSON.")
+    p.add_argument("file")
+    p.add_argument("--shapes", required=True)
+    p.add_argument("--kernel")
+    p.add_argument("--device", help="include this OpenCL device's fingerprint")
+    p.add_argument("--no-device", action="store_true", help="leave the hardware fingerprint out")
+    p.set_defaults(func=cmd_spec)
+
+    p = sub.add_parser("devices", help="list OpenCL platforms and devices")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_devices)
+
+
+def _device_arg(text):
+    if text is None:
+        return None
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _open_device(text):
+    from ..runtime.opencl import OpenCLDevice, OpenCLUnavailable
+    try:
+        return OpenCLDevice.open(_device_arg(text))
+    except (OpenCLUnavailable, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _bind(args):
+    k = ir.select_kernel(ir.load_file(args.file), args.kernel)
+    shapes = args.shapes if args.shapes else {s: 256 for s in k.sizes}
+    return ir.bind_shapes(k, shapes)
+
+
+def cmd_compile(args) -> int:
+    from ..pipeline import compile_bound
+
+    bound = _bind(args)
+    device = _open_device(args.device)
+    outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
+    quiet = args.json
+    say = (lambda m: None) if quiet else (lambda m: print(f"uhopc: {m}...", file=sys.stderr, flush=True))
+    result = compile_bound(bound, target=args.target, device=device, strategy=args.strategy,
+                           validate=not args.no_validate, time=not args.no_time, outdir=outdir,
+                           emit_host=args.emit_host, progress=say)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.summary())
+    return 0 if result.ok else 1
+
+
+def cmd_spec(args) -> int:
+    from ..lower import build_spec
+
+    bound = _bind(args)
+    hw = None if args.no_device else _open_device(args.device).fingerprint()
+    print(build_spec(bound, hw).dumps())
+    return 0
+
+
+def cmd_devices(args) -> int:
+    from ..runtime.opencl import list_devices
+
+    devs = list_devices()
+    if args.json:
+        print(json.dumps([d.to_json() for d in devs], indent=2))
+        return 0
+    if not devs:
+        print("no OpenCL devices found (install an ICD such as Debian's pocl-opencl-icd)")
+        return 1
+    for d in devs:
+        j = d.to_json()
+        print(f"{j.get('index')}: {j.get('name')}  [{j.get('type', '')}]  platform: {j.get('platform')}")
+    return 0

@@ -1,0 +1,197 @@
+"""The main job: bound kernel -> spec -> kernel source -> build -> validate -> time -> report.
+
+Strategy 'auto' takes the first matching fast template and falls back to the
+generic lowering when the template does not match, does not build or does not
+validate; every attempt is recorded in the report, so nothing is lost silently.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from .codegen import GeneratedKernel, LaunchError, parse_launch, renderer
+from .ir.typed import BoundKernel
+from .lower import KernelSpec, build_spec
+
+
+@dataclass
+class Attempt:
+    strategy: str
+    params: Dict[str, Any]
+    status: str  # ok, build_error, launch_error, invalid, skipped
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return {"strategy": self.strategy, "params": self.params, "status": self.status, "reason": self.reason}
+
+
+@dataclass
+class CompileResult:
+    spec: KernelSpec
+    kernel: Optional[GeneratedKernel]
+    ok: bool
+    reason: str = ""
+    build: Optional[Dict[str, Any]] = None
+    validation: Optional[Dict[str, Any]] = None
+    timing: Optional[Dict[str, Any]] = None
+    attempts: List[Attempt] = field(default_factory=list)
+    outdir: Optional[Path] = None
+    program: Any = None  # the built program, for callers that keep running it
+    stages: tuple = ()
+
+    @property
+    def gflops(self) -> Optional[float]:
+        if not self.timing or not self.timing.get("median_s"):
+            return None
+        return self.spec.flops / self.timing["median_s"] / 1e9
+
+    @property
+    def gbps(self) -> Optional[float]:
+        if not self.timing or not self.timing.get("median_s"):
+            return None
+        return self.spec.bytes_min / self.timing["median_s"] / 1e9
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok, "reason": self.reason, "kernel": self.spec.name, "target": "opencl",
+            "sizes": self.spec.sizes, "category": self.spec.category,
+            "strategy": self.kernel.strategy if self.kernel else None,
+            "params": dict(self.kernel.params) if self.kernel else None,
+            "device": self.spec.hardware.get("name"),
+            "flops": self.spec.flops, "bytes_min": self.spec.bytes_min,
+            "gflops": self.gflops, "gbps": self.gbps,
+            "build": self.build, "validation": self.validation, "timing": self.timing,
+            "attempts": [a.to_json() for a in self.attempts],
+        }
+
+    def summary(self) -> str:
+        s = self.spec
+        sizes = ", ".join(f"{k}={v}" for k, v in s.sizes.items())
+        lines = [f"{s.name} [{s.category}] ({sizes}) on {s.hardware.get('name', '?')}"]
+        if self.kernel:
+            params = ", ".join(f"{k}={v}" for k, v in self.kernel.params.items())
+            lines.append(f"  kernel     {self.kernel.strategy}" + (f" ({params})" if params else ""))
+        for a in self.attempts:
+            if a.status != "ok":
+                lines.append(f"  fallback   {a.strategy}: {a.status}: {a.reason}")
+        if self.validation is not None:
+            v = self.validation
+            if v.get("ok"):
+                errs = ", ".join(f"{n} max rel err {o['max_rel_err']:.2e}" if o.get("max_rel_err") is not None
+                                 else n for n, o in v.get("outputs", {}).items())
+                lines.append(f"  validation PASS on {len(v.get('runs', []))} input sets ({errs})")
+            else:
+                lines.append(f"  validation FAIL: {v.get('reason')}")
+        if self.timing:
+            t = self.timing
+            perf = []
+            if s.flops:
+                perf.append(f"{self.gflops:.2f} GFLOP/s")
+            perf.append(f"{self.gbps:.2f} GB/s")
+            lines.append(f"  time       median {t['median_s'] * 1e3:.4f} ms over {t['runs']} runs "
+                         f"(IQR {t['iqr_s'] * 1e3:.4f} ms)  " + "  ".join(perf))
+        if not self.ok:
+            lines.append(f"  error      {self.reason}")
+        if self.outdir:
+            lines.append(f"  wrote      {self.outdir}")
+        return "\n".join(lines)
+
+
+def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[Dict[str, Any]],
+               hardware: Optional[Dict[str, Any]]) -> List[GeneratedKernel]:
+    """Kernels to try, best first: the matching template (unless 'generic'), then the generic lowering."""
+    out: List[GeneratedKernel] = []
+    if strategy != "generic":
+        try:
+            from .codegen import templates
+        except ImportError:
+            templates = None
+        if templates is not None:
+            for t in templates.TEMPLATES:
+                if strategy not in ("auto", t.name):
+                    continue
+                m = t.match(bound)
+                if m is None:
+                    continue
+                chosen = dict(t.space(m, hardware)[0])
+                chosen.update(params or {})
+                out.append(t.render(m, chosen))
+                break
+        if strategy not in ("auto",) and not out:
+            raise ValueError(f"strategy `{strategy}` does not apply to kernel `{bound.name}`")
+    out.append(renderer(target).generic(bound.checked))
+    return out
+
+
+def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, strategy: str = "auto",
+                  params: Optional[Dict[str, Any]] = None, validate: bool = True, time: bool = True,
+                  outdir: Optional[Path] = None, emit_host: bool = False, time_budget_s: float = 2.0,
+                  progress=None) -> CompileResult:
+    from .runtime.opencl import OpenCLDevice
+    from .verify.timing import time_launch
+    from .verify.validate import validate as run_validation
+
+    if target != "opencl":
+        raise ValueError(f"target `{target}` is not available yet (this build supports: opencl)")
+    say = progress or (lambda msg: None)
+    device = device if device is not None else OpenCLDevice.open()
+    hardware = device.fingerprint()
+    spec = build_spec(bound, hardware)
+    result = CompileResult(spec, None, False)
+    for kernel in candidates(bound, target, strategy, params, hardware):
+        attempt = Attempt(kernel.strategy, dict(kernel.params), "ok")
+        result.attempts.append(attempt)
+        try:
+            stages = parse_launch(kernel.source)
+        except LaunchError as e:
+            attempt.status, attempt.reason = "launch_error", str(e)
+            continue
+        say(f"building {kernel.strategy} kernel")
+        build = device.build(kernel.source)
+        result.kernel, result.build = kernel, build.to_json()
+        if not build.ok:
+            log_lines = [ln for ln in (build.log or "").splitlines() if "error" in ln] or ["build failed"]
+            attempt.status, attempt.reason = "build_error", log_lines[0].strip()
+            result.reason = f"{kernel.strategy} kernel did not build"
+            continue
+        if validate:
+            say("validating against the reference interpreter")
+            try:
+                report = run_validation(device, build, stages, bound)
+            except Exception as e:  # ABI or launch refused by the runtime
+                attempt.status, attempt.reason = "launch_error", str(e)
+                result.reason = str(e)
+                continue
+            result.validation = report.to_json()
+            if not report.ok:
+                attempt.status, attempt.reason = "invalid", report.reason
+                result.reason = f"{kernel.strategy} kernel failed validation: {report.reason}"
+                continue
+        result.ok, result.reason = True, ""
+        result.program, result.stages = build, stages
+        break
+    if result.ok and time:
+        say("timing")
+        from .ir import interpreter
+        prepared = device.prepare(result.program, result.stages, bound, interpreter.random_inputs(bound, seed=3))
+        try:
+            result.timing = time_launch(prepared, budget_s=time_budget_s).to_json()
+        finally:
+            prepared.release()
+    if outdir is not None:
+        result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
+    return result
+
+
+def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_host: bool) -> Path:
+    outdir.mkdir(parents=True, exist_ok=True)
+    if result.kernel is not None:
+        (outdir / result.kernel.file_name).write_text(result.kernel.source)
+    (outdir / "spec.json").write_text(result.spec.dumps() + "\n")
+    (outdir / "report.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    if emit_host and result.kernel is not None:
+        from .codegen.host import emit_opencl_project
+        emit_opencl_project(bound, result.kernel, outdir / "host")
+    return outdir
