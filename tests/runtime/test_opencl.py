@@ -144,11 +144,12 @@ __kernel void inc(__global const int* A, __global int* B, const int N) {
     assert p.mask(nan, "f32").tolist() == [True, False, False]
     assert Poison.numbered(2).element("f64").view(np.uint64) != p.element("f64").view(np.uint64)
     for dt, u in (("f16", np.uint16), ("f32", np.uint32), ("f64", np.uint64)):
-        x = np.array([p.element(dt)] * 3)
-        assert np.isnan(x.astype(np.float64)).all() if dt != "f16" else True
-        quiet = {"f16": 0x200, "f32": 0x400000, "f64": 0x8000000000000}[dt]
+        x = np.repeat(p.element(dt).reshape(1), 3)
+        assert np.isnan(x).all()
+        exp_bits, quiet = {"f16": (0x7C00, 0x200), "f32": (0x7F800000, 0x400000),
+                           "f64": (0x7FF0000000000000, 0x8000000000000)}[dt]
         x.view(u)[1] |= u(quiet)  # what arithmetic on the signalling NaN gives
-        x.view(u)[2] = u(quiet) | x.view(u)[2] & u(0)  # a plain computed NaN... of another payload
+        x.view(u)[2] = u(exp_bits | quiet)  # a NaN the kernel computed itself
         assert p.mask(x, dt).tolist() == [True, False, False]
         assert p.tainted(x, dt).tolist() == [False, True, False]
 

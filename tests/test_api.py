@@ -1,0 +1,61 @@
+"""The Python API: compile once, call on NumPy arrays."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import uhop_cc
+
+pytest.importorskip("pyopencl")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def device():
+    from uhop_cc.runtime.opencl import OpenCLDevice, OpenCLUnavailable
+    try:
+        return OpenCLDevice.open()
+    except OpenCLUnavailable:
+        pytest.skip("no OpenCL device")
+
+
+@pytest.mark.opencl
+def test_matmul_binds_shapes_from_arguments(device):
+    mm = uhop_cc.compile(ROOT / "examples/matmul.uir", device=device)
+    rng = np.random.default_rng(0)
+    for m, k, n in ((33, 20, 7), (5, 64, 9)):
+        A = rng.standard_normal((m, k)).astype(np.float32)
+        B = rng.standard_normal((k, n)).astype(np.float32)
+        np.testing.assert_allclose(mm(A, B), A @ B, rtol=1e-4, atol=1e-4)
+    assert len(mm._cache) == 2
+
+
+@pytest.mark.opencl
+def test_scalars_keywords_and_multiple_outputs(device):
+    ax = uhop_cc.compile(ROOT / "examples/axpy.uir", device=device)
+    np.testing.assert_allclose(ax(2.0, np.ones(5), Y=np.arange(5)), 2.0 + np.arange(5))
+    st = uhop_cc.compile(ROOT / "examples/stats.uir", device=device)
+    s, m = st(np.array([1.0, -3.0, 2.0]))
+    assert float(s) == 0.0 and float(m) == 3.0
+
+
+@pytest.mark.opencl
+def test_source_string_and_shapes_up_front(device):
+    text = "kernel scale(X: f32[N]) -> (Y: f32[N]) { Y[i] = 3.0 * X[i] }"
+    k = uhop_cc.compile(text, shapes="N=10", device=device)
+    assert "__kernel" in k.source()
+    np.testing.assert_allclose(k(np.arange(10, dtype=np.float32)), 3.0 * np.arange(10))
+
+
+def test_bad_uir_raises_uir_error():
+    with pytest.raises(uhop_cc.UirError, match="unknown function `softplus`"):
+        uhop_cc.compile("kernel f(X: f32[N]) -> (Y: f32[N]) { Y[i] = softplus(X[i]) }")
+
+
+@pytest.mark.opencl
+def test_wrong_arguments(device):
+    mm = uhop_cc.compile(ROOT / "examples/matmul.uir", device=device)
+    with pytest.raises(TypeError, match="missing input"):
+        mm(np.ones((2, 2)))
+    with pytest.raises(uhop_cc.UirError, match="the shape given says 3"):
+        mm(np.ones((2, 2)), np.ones((3, 2)))
