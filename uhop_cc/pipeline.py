@@ -100,26 +100,33 @@ class CompileResult:
 
 
 def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[Dict[str, Any]],
-               hardware: Optional[Dict[str, Any]]) -> List[GeneratedKernel]:
-    """Kernels to try, best first: the matching template (unless 'generic'), then the generic lowering."""
+               hardware: Optional[Dict[str, Any]], notes: Optional[List[Attempt]] = None) -> List[GeneratedKernel]:
+    """Kernels to try, best first: the matching template (unless 'generic'), then the generic lowering.
+
+    A template that raises while matching or rendering is a bug in that template, not in the
+    user's program: it is recorded in `notes` and the generic lowering still runs."""
     out: List[GeneratedKernel] = []
-    if strategy != "generic":
+    notes = notes if notes is not None else []
+    if strategy != "generic" and target == "opencl":
         try:
             from .codegen import templates
+            registry = list(getattr(templates, "TEMPLATES", []))
         except ImportError:
-            templates = None
-        if templates is not None:
-            for t in templates.TEMPLATES:
-                if strategy not in ("auto", t.name):
-                    continue
+            registry = []
+        for t in registry:
+            if strategy not in ("auto", t.name):
+                continue
+            try:
                 m = t.match(bound)
                 if m is None:
                     continue
                 chosen = dict(t.space(m, hardware)[0])
                 chosen.update(params or {})
                 out.append(t.render(m, chosen))
-                break
-        if strategy not in ("auto",) and not out:
+            except Exception as e:  # noqa: BLE001 - recorded, then the generic lowering runs
+                notes.append(Attempt(t.name, dict(params or {}), "template_error", f"{type(e).__name__}: {e}"))
+            break
+        if strategy != "auto" and not out and not notes:
             raise ValueError(f"strategy `{strategy}` does not apply to kernel `{bound.name}`")
     out.append(renderer(target).generic(bound.checked))
     return out
@@ -140,7 +147,7 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
     hardware = device.fingerprint()
     spec = build_spec(bound, hardware)
     result = CompileResult(spec, None, False)
-    for kernel in candidates(bound, target, strategy, params, hardware):
+    for kernel in candidates(bound, target, strategy, params, hardware, result.attempts):
         attempt = Attempt(kernel.strategy, dict(kernel.params), "ok")
         result.attempts.append(attempt)
         try:

@@ -1,0 +1,300 @@
+"""`matmul`: C[(b,) i, j] = epilogue(sum(k) A[..] * B[..]), tiled in local memory with register blocking.
+
+Matches one statement whose value holds exactly one `sum` over one variable k (with a
+range that does not depend on i, j, b) of the product of two input accesses: A indexed by
+{i, k} (either order) and B by {k, j} (either order), each optionally batched by a leading
+variable shared with C. Whatever surrounds the sum (bias, relu, scaling...) is the
+epilogue, evaluated per output element by the generic expression compiler.
+
+Schedule: a work-group computes a TM x TN tile of C with (TN/WN) x (TM/WM) work-items;
+each work-item accumulates WM x WN outputs in registers (rows strided by TM/WM, columns in
+VW-wide vectors strided by TN/WN*VW). Each TK-step of k loads an A tile (stored k-major)
+and a B tile into local memory, zero-filled outside the matrix, so any M, N, K works.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from ...ir import nodes as N
+from ...ir.typed import BoundKernel
+from ..cstyle import GeneratedKernel, c_name
+from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_names, lanes, launch_expr,
+                   local_mem, max_work_group, reserved_clash, vtype)
+
+
+def _abi_args(ck):
+    """(declaration, name) of every ABI argument (no temporaries)."""
+    from ..opencl import OpenCLRenderer
+    r = OpenCLRenderer()
+    out = []
+    for p in ck.inputs:
+        if p.is_scalar:
+            out.append((f"const {r.ctype(p.dtype)} {c_name(p.name)}", c_name(p.name)))
+        else:
+            out.append((f"__global const {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
+    for p in ck.outputs:
+        out.append((f"__global {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
+    out.extend((f"const int {c_name(s)}", c_name(s)) for s in ck.sizes)
+    return out
+
+
+class MatmulTemplate(Template):
+    name = "matmul"
+
+    # ------------------------------------------------------------ match
+    def _match(self, bound: BoundKernel) -> Match:
+        ck = bound.checked
+        if reserved_clash(ck):
+            raise NoMatch("identifiers starting with `_u` are reserved")
+        if len(ck.body) != 1:
+            raise NoMatch("matmul needs a single statement")
+        s = ck.body[0]
+        out = ck.tensors[s.target]
+        if out.role != "output" or out.dtype != "f32" or out.rank not in (2, 3):
+            raise NoMatch("the target must be a 2-D or 3-D f32 output")
+        reds = [n for n in N.walk(s.value) if isinstance(n, N.Reduce)]
+        if len(reds) != 1:
+            raise NoMatch("exactly one reduction expected")
+        red = reds[0]
+        if red.op != "sum" or len(red.vars) != 1 or red.dtype != "f32":
+            raise NoMatch("the reduction must be an f32 sum over one variable")
+        kv = red.vars[0]
+        if index_names(kv.lo) or index_names(kv.hi):
+            raise NoMatch("the k range must not depend on the output indices")
+        body = red.body
+        if not (isinstance(body, N.Binary) and body.op == "*"
+                and isinstance(body.lhs, N.Access) and isinstance(body.rhs, N.Access)):
+            raise NoMatch("the reduction body must be the product of two accesses")
+        batch = s.indices[0] if out.rank == 3 else None
+        i, j, k = s.indices[-2], s.indices[-1], kv.name
+        if len({i, j, k, batch} - {None}) != (4 if batch else 3):
+            raise NoMatch("index variables must be distinct")
+        roles = {}
+        for acc in (body.lhs, body.rhs):
+            info = ck.tensors[acc.tensor]
+            if info.role != "input" or info.dtype != "f32":
+                raise NoMatch("operands must be f32 inputs")
+            if not all(isinstance(x, N.Name) and x.kind == "index" for x in acc.indices):
+                raise NoMatch("operand indices must be bare variables")
+            names = [x.name for x in acc.indices]
+            batched = False
+            if len(names) == 3:
+                if batch is None or names[0] != batch:
+                    raise NoMatch("a 3-D operand must lead with the batch variable")
+                names, batched = names[1:], True
+            elif len(names) != 2:
+                raise NoMatch("operands must be 2-D or batched 3-D")
+            if set(names) == {i, k}:
+                role, layout = "A", "ik" if names == [i, k] else "ki"
+            elif set(names) == {k, j}:
+                role, layout = "B", "kj" if names == [k, j] else "jk"
+            else:
+                raise NoMatch("operands must be indexed by {i, k} and {k, j}")
+            if role in roles:
+                raise NoMatch("both operands play the same role")
+            roles[role] = {"tensor": acc.tensor, "layout": layout, "batched": batched}
+        # the epilogue: everything around the sum
+        if any(isinstance(n, N.Reduce) for n in N.walk(s.value) if n is not red) and False:
+            pass
+        dims = {"M": out.shape[-2], "N": out.shape[-1]}
+        launch = {"M": launch_expr(dims["M"]), "N": launch_expr(dims["N"])}
+        if batch:
+            launch["B"] = launch_expr(out.shape[0])
+        M, Nn = bound.shapes[s.target][-2:]
+        lo, hi = bound.range_of(kv)
+        info = {"stmt": s, "red": red, "i": i, "j": j, "k": k, "batch": batch, "A": roles["A"], "B": roles["B"],
+                "launch": launch, "epilogue": s.value is not red, "M": M, "N": Nn, "K": max(hi - lo, 0),
+                "batches": bound.shapes[s.target][0] if batch else 1}
+        return Match(self.name, bound, info)
+
+    # ------------------------------------------------------------ schedule space
+    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
+        kind = device_kind(device_fingerprint)
+        if kind == "CPU":
+            cands = [
+                dict(TM=64, TN=64, TK=64, WM=8, WN=32, VW=16),
+                dict(TM=32, TN=64, TK=128, WM=8, WN=32, VW=16),
+                dict(TM=64, TN=128, TK=64, WM=8, WN=32, VW=16),
+                dict(TM=64, TN=64, TK=64, WM=4, WN=64, VW=16),
+                dict(TM=32, TN=32, TK=32, WM=4, WN=16, VW=8),
+                dict(TM=16, TN=16, TK=16, WM=4, WN=4, VW=4),
+            ]
+        else:
+            cands = [
+                dict(TM=128, TN=128, TK=16, WM=8, WN=8, VW=4),
+                dict(TM=64, TN=64, TK=16, WM=4, WN=4, VW=4),
+                dict(TM=64, TN=128, TK=16, WM=8, WN=8, VW=4),
+                dict(TM=128, TN=64, TK=32, WM=8, WN=4, VW=4),
+                dict(TM=32, TN=32, TK=32, WM=2, WN=4, VW=4),
+                dict(TM=16, TN=16, TK=16, WM=1, WN=1, VW=1),
+            ]
+        wg = max_work_group(device_fingerprint, 256)
+        lm = local_mem(device_fingerprint)
+        out = []
+        for p in cands:
+            p = dict(p, PAD=1 if kind == "GPU" else 0)
+            if self.valid(p, wg, lm):
+                out.append(p)
+        if not out:
+            out.append(dict(TM=8, TN=8, TK=8, WM=1, WN=1, VW=1, PAD=0))
+        # small problems: prefer the smallest tile that still covers the output reasonably
+        info = match.info
+        if info["M"] * info["N"] * info["batches"] < 64 * 64:
+            out.sort(key=lambda p: p["TM"] * p["TN"])
+        return out
+
+    @staticmethod
+    def valid(p: dict, max_wg: int = 1 << 30, local_bytes: int = 1 << 30) -> bool:
+        try:
+            TM, TN, TK, WM, WN, VW = (int(p[k]) for k in ("TM", "TN", "TK", "WM", "WN", "VW"))
+        except (KeyError, TypeError, ValueError):
+            return False
+        pad = int(p.get("PAD", 0))
+        if min(TM, TN, TK, WM, WN, VW) <= 0 or VW not in (1, 2, 4, 8, 16):
+            return False
+        if TM % WM or TN % WN or WN % VW:
+            return False
+        nt = (TM // WM) * (TN // WN)
+        if nt > max_wg or (TM * TK) % nt or (TK * TN) % nt:
+            return False
+        return TK * (TM + pad + TN + pad) * 4 <= local_bytes
+
+    # ------------------------------------------------------------ render
+    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        p = dict(params or self.space(match)[0])
+        if not self.valid(p):
+            raise ValueError(f"invalid matmul parameters {p}")
+        TM, TN, TK, WM, WN, VW = (int(p[k]) for k in ("TM", "TN", "TK", "WM", "WN", "VW"))
+        pad = int(p.get("PAD", 0))
+        info = match.info
+        ck = match.checked
+        s: N.Stmt = info["stmt"]
+        red: N.Reduce = info["red"]
+        A, B = info["A"], info["B"]
+        batch = info["batch"]
+        LX, LY = TN // WN, TM // WM
+        NT = LX * LY
+        CW = WN // VW  # vector columns per work-item
+        pada = pad if A["layout"] == "ik" else 0  # transposing stores get padded
+        padb = pad if B["layout"] == "jk" else 0
+        TMP, TNP = TM + pada, TN + padb
+        em = TemplateEmitter(ck)
+        out = ck.tensors[s.target]
+        Mx, Nx = em.int_expr(out.shape[-2]), em.int_expr(out.shape[-1])
+        kv = red.vars[0]
+        ft = vtype("float", VW)
+
+        L = []
+        w = L.append
+        la = info["launch"]
+        if batch:
+            w(f"// @launch global=(cdiv({la['N']}, {TN}) * {LX}, cdiv({la['M']}, {TM}) * {LY}, {la['B']}) "
+              f"local=({LX}, {LY}, 1)")
+        else:
+            w(f"// @launch global=(cdiv({la['N']}, {TN}) * {LX}, cdiv({la['M']}, {TM}) * {LY}) local=({LX}, {LY})")
+        attrs = f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))"
+        args = _abi_args(ck)
+        w(f"__kernel {attrs} void {ck.name}(" + ",\n    ".join(d for d, _ in args) + ")\n{")
+        w(f"    __local float _uAs[{TK * TMP}];")
+        w(f"    __local float _uBs[{TK * TNP}];")
+        w("    const int _utx = get_local_id(0), _uty = get_local_id(1);")
+        w(f"    const int _utid = _uty * {LX} + _utx;")
+        w(f"    const int _ui0 = get_group_id(1) * {TM}, _uj0 = get_group_id(0) * {TN};")
+        w(f"    const int _uM = {Mx}, _uN = {Nx};")
+        w(f"    const int _uklo = {em.int_expr(kv.lo)}, _ukhi = {em.int_expr(kv.hi)};")
+        bvar = c_name(batch) if batch else None
+        if batch:
+            w(f"    const int {bvar} = get_group_id(2);")
+        ptrs = {}
+        for role, d in (("A", A), ("B", B)):
+            t = ck.tensors[d["tensor"]]
+            ld = em.int_expr(t.shape[-1])
+            w(f"    const int _uld{role} = {ld};")
+            base = c_name(d["tensor"])
+            if d["batched"]:
+                stride = f"{em.int_expr(t.shape[1])} * {em.int_expr(t.shape[2])}"
+                w(f"    __global const float* _u{role} = {base} + (size_t){bvar} * ({stride});")
+            else:
+                w(f"    __global const float* _u{role} = {base};")
+            ptrs[role] = f"_u{role}"
+        for r in range(WM):
+            w("    " + " ".join(f"{ft} _uc{r}_{c} = 0.0f;" for c in range(CW)))
+        w(f"    for (int _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
+        # ---- A tile -> _uAs[kk * TMP + ii]
+        per = TM * TK // NT
+        w(f"        for (int _ul = 0; _ul < {per}; ++_ul) {{")
+        w(f"            const int _uidx = _ul * {NT} + _utid;")
+        if A["layout"] == "ik":  # A[i, k]: k contiguous
+            w(f"            const int _urow = _uidx / {TK}, _ucol = _uidx % {TK};")
+            addr = f"(_ui0 + _urow) * _uldA + _uk0 + _ucol"
+        else:  # A[k, i]: i contiguous
+            w(f"            const int _ucol = _uidx / {TM}, _urow = _uidx % {TM};")
+            addr = f"(_uk0 + _ucol) * _uldA + _ui0 + _urow"
+        w(f"            _uAs[_ucol * {TMP} + _urow] = (_ui0 + _urow < _uM && _uk0 + _ucol < _ukhi) ? "
+          f"_uA[{addr}] : 0.0f;")
+        w("        }")
+        # ---- B tile -> _uBs[kk * TNP + jj]
+        per = TK * TN // NT
+        w(f"        for (int _ul = 0; _ul < {per}; ++_ul) {{")
+        w(f"            const int _uidx = _ul * {NT} + _utid;")
+        if B["layout"] == "kj":  # B[k, j]: j contiguous
+            w(f"            const int _urow = _uidx / {TN}, _ucol = _uidx % {TN};")
+            addr = f"(_uk0 + _urow) * _uldB + _uj0 + _ucol"
+        else:  # B[j, k]: k contiguous
+            w(f"            const int _ucol = _uidx / {TK}, _urow = _uidx % {TK};")
+            addr = f"(_uj0 + _ucol) * _uldB + _uk0 + _urow"
+        w(f"            _uBs[_urow * {TNP} + _ucol] = (_uj0 + _ucol < _uN && _uk0 + _urow < _ukhi) ? "
+          f"_uB[{addr}] : 0.0f;")
+        w("        }")
+        w("        barrier(CLK_LOCAL_MEM_FENCE);")
+        w(f"        for (int _ukk = 0; _ukk < {TK}; ++_ukk) {{")
+        for r in range(WM):
+            w(f"            const float _ua{r} = _uAs[_ukk * {TMP} + {r * LY} + _uty];")
+        for c in range(CW):
+            off = f"_ukk * {TNP} + ({c * LX} + _utx) * {VW}"
+            if VW == 1:
+                w(f"            const float _ub{c} = _uBs[{off}];")
+            else:
+                w(f"            const {ft} _ub{c} = vload{VW}(0, _uBs + {off});")
+        for r in range(WM):
+            a = f"_ua{r}" if VW == 1 else f"(({ft})(_ua{r}))"
+            w("            " + " ".join(f"_uc{r}_{c} = fma({a}, _ub{c}, _uc{r}_{c});" for c in range(CW)))
+        w("        }")
+        w("        barrier(CLK_LOCAL_MEM_FENCE);")
+        w("    }")
+        # ---- epilogue and stores, one helper call per element
+        for r in range(WM):
+            w(f"    {{ const int _urow = _ui0 + {r * LY} + _uty;")
+            w("      if (_urow < _uM) {")
+            for c in range(CW):
+                for l, v in enumerate(lanes(f"_uc{r}_{c}", VW)):
+                    col = f"_uj0 + ({c * LX} + _utx) * {VW} + {l}"
+                    call_args = ", ".join(n for _, n in args)
+                    w(f"        {{ const int _ucol = {col}; if (_ucol < _uN) {ck.name}__ustore({call_args}, "
+                      f"{bvar + ', ' if batch else ''}_urow, _ucol, {v}); }}")
+            w("      }")
+            w("    }")
+        w("}")
+        kernel = "\n".join(L)
+        return finish(match, [self._store_helper(match, args), kernel], self.name, p)
+
+    def _store_helper(self, match: Match, args) -> str:
+        info = match.info
+        ck = match.checked
+        s: N.Stmt = info["stmt"]
+        red = info["red"]
+        em = TemplateEmitter(ck, reduce=lambda e: "_uacc" if e is red else None)
+        idx = ([c_name(info["batch"])] if info["batch"] else []) + [c_name(info["i"]), c_name(info["j"])]
+        params = [d for d, _ in args] + [f"const int {v}" for v in idx] + ["const float _uacc"]
+        body: List[str] = []
+        val = em.value(s.value, body, "    ")
+        out = ck.tensors[s.target]
+        flat = em.flat_index(s.target, tuple(N.Name(v, kind="index") for v in s.indices))
+        lines = [f"void {ck.name}__ustore(" + ",\n    ".join(params) + ")\n{"]
+        lines.extend(body)
+        lines.append("    " + em.r.store(c_name(s.target), flat, val, out.dtype))
+        lines.append("}")
+        return "\n".join(lines)
+
+
+TEMPLATE = MatmulTemplate()
