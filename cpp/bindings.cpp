@@ -6,6 +6,11 @@
 
 namespace py = pybind11;
 
+namespace uhop {
+void bind_analyzer(py::module_ &m);  // cpp/analyzer/bind.cpp
+void bind_harness(py::module_ &m);   // cpp/harness/bind.cpp
+}  // namespace uhop
+
 #ifndef UHOP_CXX_COMPILER
 #define UHOP_CXX_COMPILER "unknown"
 #endif
@@ -46,4 +51,7 @@ PYBIND11_MODULE(_native, m) {
         d["build_type"] = UHOP_BUILD_TYPE;
         return d;
     }, "Compiler, C++ standard and build type used for this module.");
+
+    uhop::bind_analyzer(m);
+    uhop::bind_harness(m);
 }

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as np
 
 from ...ir import interpreter
+from ...ir import nodes as N
 from ...ir.typed import BoundKernel
 from ...lower.spec import KernelSpec, build_spec
 from ...verify.tolerance import reduction_length, tolerance_for
@@ -33,7 +34,7 @@ from ..cstyle import GeneratedKernel, c_name
 from ..launch import LaunchError, Node, Stage, parse_launch
 from . import golden
 
-__all__ = ["emit_opencl_project", "cpp_launch_expr", "TEMPLATE"]
+__all__ = ["emit_opencl_project", "cpp_launch_expr", "output_reduction_lengths", "TEMPLATE"]
 
 TEMPLATE = Path(__file__).with_name("opencl_main.cpp.in")
 
@@ -282,7 +283,7 @@ add_test(NAME {name}_check COMMAND {exe} --repeat 0)
 """
 
 
-def _readme(bound: BoundKernel, spec: KernelSpec, stages, tolerances, scalars, k_len: int) -> str:
+def _readme(bound: BoundKernel, spec: KernelSpec, stages, tolerances, scalars, k_lens: Mapping[str, int]) -> str:
     name = bound.name
     exe = f"{name}_host"
     sizes = ", ".join(f"{s}={bound.sizes[s]}" for s in bound.checked.sizes) or "none"
@@ -333,9 +334,9 @@ def _readme(bound: BoundKernel, spec: KernelSpec, stages, tolerances, scalars, k
         lines += ["", "Scalars: " + ", ".join(f"`{k}` = {v!r}" for k, v in scalars.items()) + "."]
     lines += [
         "",
-        f"An output element passes when |got - expected| <= atol + rtol * |expected| (tolerances grown by "
-        f"sqrt of the longest reduction, {k_len} here: "
-        + ", ".join(f"`{n}` rtol {t.rtol:.3g} atol {t.atol:.3g}" for n, t in tolerances.items())
+        "An output element passes when |got - expected| <= atol + rtol * |expected|, the tolerances grown by "
+        "the square root of the longest reduction the output depends on ("
+        + "; ".join(f"`{n}`: {k_lens[n]} term{'' if k_lens[n] == 1 else 's'}, rtol {t.rtol:.3g}, atol {t.atol:.3g}" for n, t in tolerances.items())
         + "); NaN passes only where the reference is NaN, and an element the kernel never wrote (still "
         "holding the NaN/sentinel poison) never passes.",
         "",
@@ -343,6 +344,39 @@ def _readme(bound: BoundKernel, spec: KernelSpec, stages, tolerances, scalars, k
         "",
     ]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- tolerances
+class _Statements:
+    """A bound kernel seen through a subset of its statements (for `reduction_length`)."""
+
+    def __init__(self, bound: BoundKernel, body):
+        self.checked = type("_Body", (), {"body": tuple(body)})()
+        self.range_of = bound.range_of
+
+
+def output_reduction_lengths(bound: BoundKernel) -> Dict[str, int]:
+    """Per output, the longest reduction among the statements it depends on (itself, and the
+    statements that computed any tensor it reads, transitively): `verify.tolerance`'s rule
+    applied to that output's slice of the kernel, so an elementwise output next to a long
+    reduction keeps a tight tolerance."""
+    body = bound.checked.body
+    writers: Dict[str, List[int]] = {}
+    for i, s in enumerate(body):
+        writers.setdefault(s.target, []).append(i)
+    out = {}
+    for p in bound.checked.outputs:
+        seen, todo = set(), list(writers.get(p.name, ()))
+        while todo:
+            i = todo.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            for n in N.walk(body[i].value):
+                if isinstance(n, N.Access):
+                    todo.extend(j for j in writers.get(n.tensor, ()) if j < i)
+        out[p.name] = reduction_length(_Statements(bound, [body[i] for i in sorted(seen)])) if seen else 1
+    return out
 
 
 # ---------------------------------------------------------------- entry point
@@ -372,8 +406,8 @@ def emit_opencl_project(bound: BoundKernel, generated: GeneratedKernel, outdir: 
     outputs = interpreter.run(bound, values)  # also validates names and shapes
     scalars = {p.name: golden.scalar_value(values[p.name], p.dtype) for p in ck.inputs if p.is_scalar}
 
-    k_len = reduction_length(bound)
-    tolerances = {t.name: tolerance_for(t.dtype, k_len) for t in spec.outputs}
+    k_lens = output_reduction_lengths(bound)
+    tolerances = {t.name: tolerance_for(t.dtype, k_lens[t.name]) for t in spec.outputs}
     for t in spec.outputs:
         arr = np.asarray(outputs[t.name])
         if arr.dtype.kind == "f" and np.isnan(arr).any():
@@ -394,7 +428,8 @@ def emit_opencl_project(bound: BoundKernel, generated: GeneratedKernel, outdir: 
         nbytes = golden.write_tensor(data / golden.golden_file(t.name), outputs[t.name], t.dtype, t.shape)
         tensors.append({"name": t.name, "role": "output", "dtype": t.dtype, "shape": list(t.shape),
                         "file": golden.golden_file(t.name), "bytes": nbytes,
-                        "rtol": tolerances[t.name].rtol, "atol": tolerances[t.name].atol})
+                        "reduction_length": k_lens[t.name], "rtol": tolerances[t.name].rtol,
+                        "atol": tolerances[t.name].atol})
     for t in spec.temps:
         tensors.append({"name": t.name, "role": "temp", "dtype": t.dtype, "shape": list(t.shape), "file": None,
                         "bytes": t.nbytes})
@@ -402,13 +437,13 @@ def emit_opencl_project(bound: BoundKernel, generated: GeneratedKernel, outdir: 
         "format": golden.FORMAT, "kernel": ck.name, "source_file": spec.source_file,
         "seed": seed if inputs is None else None, "sizes": {s: int(bound.sizes[s]) for s in ck.sizes},
         "scalars": {p.name: golden.manifest_scalar(p.dtype, scalars[p.name]) for p in ck.inputs if p.is_scalar},
-        "reduction_length": k_len, "byte_order": "little", "tensors": tensors,
+        "byte_order": "little", "tensors": tensors,
     })
 
     main = TEMPLATE.read_text().replace("@NAME@", ck.name)
     main = main.replace("@GENERATED@", _generated_section(bound, spec, stages, scalars, tolerances))
     (out / "main.cpp").write_text(main)
     (out / "CMakeLists.txt").write_text(_cmake(ck.name))
-    (out / "README.md").write_text(_readme(bound, spec, stages, tolerances, scalars, k_len))
+    (out / "README.md").write_text(_readme(bound, spec, stages, tolerances, scalars, k_lens))
     (out / "spec.json").write_text(spec.dumps() + "\n")
     return out

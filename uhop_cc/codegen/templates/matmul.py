@@ -93,9 +93,6 @@ class MatmulTemplate(Template):
             if role in roles:
                 raise NoMatch("both operands play the same role")
             roles[role] = {"tensor": acc.tensor, "layout": layout, "batched": batched}
-        # the epilogue: everything around the sum
-        if any(isinstance(n, N.Reduce) for n in N.walk(s.value) if n is not red) and False:
-            pass
         dims = {"M": out.shape[-2], "N": out.shape[-1]}
         launch = {"M": launch_expr(dims["M"]), "N": launch_expr(dims["N"])}
         if batch:
@@ -157,7 +154,7 @@ class MatmulTemplate(Template):
         nt = (TM // WM) * (TN // WN)
         if nt > max_wg or (TM * TK) % nt or (TK * TN) % nt:
             return False
-        return TK * (TM + pad + TN + pad) * 4 <= local_bytes
+        return TK * (TM + TN + pad) * 4 <= local_bytes
 
     # ------------------------------------------------------------ render
     def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
@@ -175,9 +172,8 @@ class MatmulTemplate(Template):
         LX, LY = TN // WN, TM // WM
         NT = LX * LY
         CW = WN // VW  # vector columns per work-item
-        pada = pad if A["layout"] == "ik" else 0  # transposing stores get padded
-        padb = pad if B["layout"] == "jk" else 0
-        TMP, TNP = TM + pada, TN + padb
+        padb = pad if B["layout"] == "jk" else 0  # the only transposing copy gets padded
+        TNP = TN + padb
         em = TemplateEmitter(ck)
         out = ck.tensors[s.target]
         Mx, Nx = em.int_expr(out.shape[-2]), em.int_expr(out.shape[-1])
@@ -195,7 +191,7 @@ class MatmulTemplate(Template):
         attrs = f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))"
         args = _abi_args(ck)
         w(f"__kernel {attrs} void {ck.name}(" + ",\n    ".join(d for d, _ in args) + ")\n{")
-        w(f"    __local float _uAs[{TK * TMP}];")
+        w(f"    __local float _uAs[{TK * TM}];")
         w(f"    __local float _uBs[{TK * TNP}];")
         w("    const int _utx = get_local_id(0), _uty = get_local_id(1);")
         w(f"    const int _utid = _uty * {LX} + _utx;")
@@ -220,36 +216,69 @@ class MatmulTemplate(Template):
         for r in range(WM):
             w("    " + " ".join(f"{ft} _uc{r}_{c} = 0.0f;" for c in range(CW)))
         w(f"    for (int _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
-        # ---- A tile -> _uAs[kk * TMP + ii]
-        per = TM * TK // NT
-        w(f"        for (int _ul = 0; _ul < {per}; ++_ul) {{")
-        w(f"            const int _uidx = _ul * {NT} + _utid;")
-        if A["layout"] == "ik":  # A[i, k]: k contiguous
-            w(f"            const int _urow = _uidx / {TK}, _ucol = _uidx % {TK};")
-            addr = f"(_ui0 + _urow) * _uldA + _uk0 + _ucol"
-        else:  # A[k, i]: i contiguous
-            w(f"            const int _ucol = _uidx / {TM}, _urow = _uidx % {TM};")
-            addr = f"(_uk0 + _ucol) * _uldA + _ui0 + _urow"
-        w(f"            _uAs[_ucol * {TMP} + _urow] = (_ui0 + _urow < _uM && _uk0 + _ucol < _ukhi) ? "
-          f"_uA[{addr}] : 0.0f;")
-        w("        }")
-        # ---- B tile -> _uBs[kk * TNP + jj]
-        per = TK * TN // NT
-        w(f"        for (int _ul = 0; _ul < {per}; ++_ul) {{")
-        w(f"            const int _uidx = _ul * {NT} + _utid;")
-        if B["layout"] == "kj":  # B[k, j]: j contiguous
-            w(f"            const int _urow = _uidx / {TN}, _ucol = _uidx % {TN};")
-            addr = f"(_uk0 + _urow) * _uldB + _uj0 + _ucol"
-        else:  # B[j, k]: k contiguous
-            w(f"            const int _ucol = _uidx / {TK}, _urow = _uidx % {TK};")
-            addr = f"(_uj0 + _ucol) * _uldB + _uk0 + _urow"
-        w(f"            _uBs[_urow * {TNP} + _ucol] = (_uj0 + _ucol < _uN && _uk0 + _urow < _ukhi) ? "
-          f"_uB[{addr}] : 0.0f;")
-        w("        }")
+        # ---- tiles: each operand's tile is copied row by row along its contiguous axis
+        VL = int(p.get("VL", VW))
+        w(f"        const int _ufull = (_ui0 + {TM} <= _uM) && (_uj0 + {TN} <= _uN) && (_uk0 + {TK} <= _ukhi);")
+        for role, d in (("A", A), ("B", B)):
+            lay = d["layout"]
+            # (rows, cols) of the global tile, cols contiguous; the global row/col offsets; how the
+            # local array is indexed by (row, col); the bounds of row and col.
+            if role == "A":
+                if lay == "ik":
+                    rows, cols, r0, c0, rlim, clim = TM, TK, "_ui0", "_uk0", "_uM", "_ukhi"
+                    dst = lambda rr, cc: f"({rr}) * {TK} + ({cc})"
+                else:
+                    rows, cols, r0, c0, rlim, clim = TK, TM, "_uk0", "_ui0", "_ukhi", "_uM"
+                    dst = lambda rr, cc: f"({rr}) * {TM} + ({cc})"
+                arr = "_uAs"
+            else:
+                if lay == "kj":
+                    rows, cols, r0, c0, rlim, clim = TK, TN, "_uk0", "_uj0", "_ukhi", "_uN"
+                    dst = lambda rr, cc: f"({rr}) * {TNP} + ({cc})"
+                else:
+                    rows, cols, r0, c0, rlim, clim = TN, TK, "_uj0", "_uk0", "_uN", "_ukhi"
+                    dst = lambda rr, cc: f"({cc}) * {TNP} + ({rr})"
+                arr = "_uBs"
+            straight = not (role == "B" and lay == "jk")
+            src = f"_u{role}"
+            ld = f"_uld{role}"
+            vl = VL
+            while vl > 1 and (cols % vl or (rows * cols // vl) % NT):
+                vl //= 2
+            per = rows * cols // vl // NT
+            cv = cols // vl
+            w(f"        if (_ufull) {{")
+            w(f"            for (int _ul = 0; _ul < {per}; ++_ul) {{")
+            w(f"                const int _uidx = _ul * {NT} + _utid;")
+            w(f"                const int _urow = _uidx / {cv}, _ucol = (_uidx % {cv}) * {vl};")
+            g = f"{src} + ({r0} + _urow) * {ld} + {c0} + _ucol"
+            if vl == 1:
+                w(f"                {arr}[{dst('_urow', '_ucol')}] = *({g});")
+            else:
+                vt = vtype("float", vl)
+                w(f"                const {vt} _uv = vload{vl}(0, {g});")
+                if straight:
+                    w(f"                vstore{vl}(_uv, 0, {arr} + {dst('_urow', '_ucol')});")
+                else:
+                    for l, lane in enumerate(lanes("_uv", vl)):
+                        w(f"                {arr}[{dst('_urow', f'_ucol + {l}')}] = {lane};")
+            w("            }")
+            w("        } else {")
+            per1 = rows * cols // NT
+            w(f"            for (int _ul = 0; _ul < {per1}; ++_ul) {{")
+            w(f"                const int _uidx = _ul * {NT} + _utid;")
+            w(f"                const int _urow = _uidx / {cols}, _ucol = _uidx % {cols};")
+            w(f"                {arr}[{dst('_urow', '_ucol')}] = ({r0} + _urow < {rlim} && {c0} + _ucol < {clim}) ? "
+              f"{src}[({r0} + _urow) * {ld} + {c0} + _ucol] : 0.0f;")
+            w("            }")
+            w("        }")
         w("        barrier(CLK_LOCAL_MEM_FENCE);")
         w(f"        for (int _ukk = 0; _ukk < {TK}; ++_ukk) {{")
         for r in range(WM):
-            w(f"            const float _ua{r} = _uAs[_ukk * {TMP} + {r * LY} + _uty];")
+            if A["layout"] == "ik":
+                w(f"            const float _ua{r} = _uAs[({r * LY} + _uty) * {TK} + _ukk];")
+            else:
+                w(f"            const float _ua{r} = _uAs[_ukk * {TM} + {r * LY} + _uty];")
         for c in range(CW):
             off = f"_ukk * {TNP} + ({c * LX} + _utx) * {VW}"
             if VW == 1:
