@@ -184,7 +184,7 @@ def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, scalars: Ma
                          f"  // {p.dtype} {v!r}")
         L.append("}  // namespace scalars")
         L.append("")
-    L.append(f"static const double kFlops = {float(spec.flops)!r};  // useful floating-point operations (KernelSpec.flops)")
+    L.append(f"static const double kFlops = {float(spec.flops)!r};  // useful operations (KernelSpec.flops)")
     L.append(f"static const double kBytes = {float(spec.bytes_min)!r};  // every input read and output written once "
              "(KernelSpec.bytes_min)")
     L.append("")
@@ -307,7 +307,7 @@ def _readme(bound: BoundKernel, spec: KernelSpec, stages, tolerances, scalars, k
         "",
         "Other options: `--dir DIR` (the folder holding `kernel.cl` and `data/`; by default this folder, "
         "as configured), `--kernel FILE` (another source with the same ABI and stages), "
-        "`--build-options \"...\"` (passed to clBuildProgram). `ctest --test-dir build` runs the check once.",
+        "`--build-options \"...\"` (passed to clBuildProgram). `cd build && ctest` runs the check once.",
         "",
         "## Kernel",
         "",
@@ -336,7 +336,8 @@ def _readme(bound: BoundKernel, spec: KernelSpec, stages, tolerances, scalars, k
         "",
         "An output element passes when |got - expected| <= atol + rtol * |expected|, the tolerances grown by "
         "the square root of the longest reduction the output depends on ("
-        + "; ".join(f"`{n}`: {k_lens[n]} term{'' if k_lens[n] == 1 else 's'}, rtol {t.rtol:.3g}, atol {t.atol:.3g}" for n, t in tolerances.items())
+        + "; ".join(f"`{n}`: {k_lens[n]} term{'' if k_lens[n] == 1 else 's'}, rtol {t.rtol:.3g}, "
+                    f"atol {t.atol:.3g}" for n, t in tolerances.items())
         + "); NaN passes only where the reference is NaN, and an element the kernel never wrote (still "
         "holding the NaN/sentinel poison) never passes.",
         "",
