@@ -38,6 +38,7 @@ class CompileResult:
     timing: Optional[Dict[str, Any]] = None
     attempts: List[Attempt] = field(default_factory=list)
     outdir: Optional[Path] = None
+    roofline: Optional[Dict[str, Any]] = None
     program: Any = None  # the built program, for callers that keep running it
     stages: tuple = ()
 
@@ -62,7 +63,7 @@ class CompileResult:
             "device": self.spec.hardware.get("name"),
             "flops": self.spec.flops, "bytes_min": self.spec.bytes_min,
             "gflops": self.gflops, "gbps": self.gbps,
-            "build": self.build, "validation": self.validation, "timing": self.timing,
+            "build": self.build, "validation": self.validation, "timing": self.timing, "roofline": self.roofline,
             "attempts": [a.to_json() for a in self.attempts],
         }
 
@@ -92,6 +93,10 @@ class CompileResult:
             perf.append(f"{self.gbps:.2f} GB/s")
             lines.append(f"  time       median {t['median_s'] * 1e3:.4f} ms over {t['runs']} runs "
                          f"(IQR {t['iqr_s'] * 1e3:.4f} ms)  " + "  ".join(perf))
+        if self.roofline and self.roofline.get("fraction") is not None:
+            r = self.roofline
+            lines.append(f"  roofline   {r['fraction'] * 100:.1f}% of the {r['bound']}-bound roof "
+                         f"({r['peak_gflops']:.0f} GFLOP/s, {r['peak_gbps']:.0f} GB/s measured)")
         if not self.ok:
             lines.append(f"  error      {self.reason}")
         if self.outdir:
@@ -135,9 +140,8 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
 def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, strategy: str = "auto",
                   params: Optional[Dict[str, Any]] = None, validate: bool = True, time: bool = True,
                   outdir: Optional[Path] = None, emit_host: bool = False, time_budget_s: float = 2.0,
-                  progress=None) -> CompileResult:
+                  roofline: bool = False, progress=None) -> CompileResult:
     from .runtime.opencl import OpenCLDevice
-    from .verify.timing import time_launch
     from .verify.validate import validate as run_validation
 
     if target != "opencl":
@@ -184,12 +188,32 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
         from .ir import interpreter
         prepared = device.prepare(result.program, result.stages, bound, interpreter.random_inputs(bound, seed=3))
         try:
-            result.timing = time_launch(prepared, budget_s=time_budget_s).to_json()
+            result.timing = _time(prepared, time_budget_s).to_json()
+            if roofline:
+                result.roofline = _roofline(device, spec, result.timing["median_s"])
         finally:
             prepared.release()
     if outdir is not None:
         result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
     return result
+
+
+def _time(prepared, budget_s: float):
+    """The native C++ launch loop when the extension has it; the Python loop otherwise."""
+    from .verify.native_timing import HarnessUnavailable, time_opencl
+    from .verify.timing import time_launch
+    try:
+        return time_opencl(prepared, budget_s=budget_s)
+    except HarnessUnavailable:
+        return time_launch(prepared, budget_s=budget_s)
+
+
+def _roofline(device, spec: KernelSpec, seconds: float) -> Dict[str, Any]:
+    from .verify.native_timing import measure_peaks, roofline
+    peaks = measure_peaks(device)
+    out = roofline(spec.flops, spec.bytes_min, peaks["gflops"], peaks["gbps"], seconds=seconds)
+    out["peaks"] = peaks
+    return out
 
 
 def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_host: bool) -> Path:

@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--no-validate", action="store_true", help="skip validation against the reference")
     p.add_argument("--no-time", action="store_true", help="skip timing")
     p.add_argument("--emit-host", action="store_true", help="also write a standalone C++/CMake host project")
+    p.add_argument("--no-roofline", action="store_true",
+                   help="skip measuring the device's peaks for the roofline fraction")
     p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
     p.set_defaults(func=cmd_compile)
 
@@ -74,7 +76,8 @@ def cmd_compile(args) -> int:
     say = (lambda m: None) if quiet else (lambda m: print(f"uhopc: {m}...", file=sys.stderr, flush=True))
     result = compile_bound(bound, target=args.target, device=device, strategy=args.strategy,
                            validate=not args.no_validate, time=not args.no_time, outdir=outdir,
-                           emit_host=args.emit_host, progress=say)
+                           emit_host=args.emit_host, roofline=not (args.no_roofline or args.no_time),
+                           progress=say)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
