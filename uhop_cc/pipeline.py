@@ -39,6 +39,7 @@ class CompileResult:
     attempts: List[Attempt] = field(default_factory=list)
     outdir: Optional[Path] = None
     roofline: Optional[Dict[str, Any]] = None
+    compile_only: bool = False  # CUDA without a GPU: NVRTC compiled it, nothing ran
     program: Any = None  # the built program, for callers that keep running it
     stages: tuple = ()
 
@@ -56,7 +57,8 @@ class CompileResult:
 
     def to_json(self) -> dict:
         return {
-            "ok": self.ok, "reason": self.reason, "kernel": self.spec.name, "target": "opencl",
+            "ok": self.ok, "reason": self.reason, "kernel": self.spec.name,
+            "target": self.kernel.target if self.kernel else None, "compile_only": self.compile_only,
             "sizes": self.spec.sizes, "category": self.spec.category,
             "strategy": self.kernel.strategy if self.kernel else None,
             "params": dict(self.kernel.params) if self.kernel else None,
@@ -97,6 +99,8 @@ class CompileResult:
             r = self.roofline
             lines.append(f"  roofline   {r['fraction'] * 100:.1f}% of the {r['bound']}-bound roof "
                          f"({r['peak_gflops']:.0f} GFLOP/s, {r['peak_gbps']:.0f} GB/s measured)")
+        if self.compile_only and self.ok:
+            lines.append(f"  note       {self.reason}")
         if not self.ok:
             lines.append(f"  error      {self.reason}")
         if self.outdir:
@@ -112,9 +116,12 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
     user's program: it is recorded in `notes` and the generic lowering still runs."""
     out: List[GeneratedKernel] = []
     notes = notes if notes is not None else []
-    if strategy != "generic" and target == "opencl":
+    if strategy != "generic":
         try:
-            from .codegen import templates
+            if target == "cuda":
+                from .codegen import cuda_templates as templates
+            else:
+                from .codegen import templates
             registry = list(getattr(templates, "TEMPLATES", []))
         except ImportError:
             registry = []
@@ -141,13 +148,23 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
                   params: Optional[Dict[str, Any]] = None, validate: bool = True, time: bool = True,
                   outdir: Optional[Path] = None, emit_host: bool = False, time_budget_s: float = 2.0,
                   roofline: bool = False, progress=None) -> CompileResult:
-    from .runtime.opencl import OpenCLDevice
     from .verify.validate import validate as run_validation
 
-    if target != "opencl":
-        raise ValueError(f"target `{target}` is not available yet (this build supports: opencl)")
     say = progress or (lambda msg: None)
-    device = device if device is not None else OpenCLDevice.open()
+    if target not in ("opencl", "cuda"):
+        raise ValueError(f"unknown target `{target}` (choose opencl or cuda; ttmetal writes a project: "
+                         "uhop_cc.codegen.ttmetal)")
+    if target == "cuda" and device is None:
+        from .runtime.cuda import cuda_available
+        if not cuda_available():
+            return compile_only_cuda(bound, strategy, params, outdir, emit_host, say)
+    if device is None:
+        if target == "cuda":
+            from .runtime.cuda import CUDADevice
+            device = CUDADevice.open()
+        else:
+            from .runtime.opencl import OpenCLDevice
+            device = OpenCLDevice.open()
     hardware = device.fingerprint()
     spec = build_spec(bound, hardware)
     result = CompileResult(spec, None, False)
@@ -155,7 +172,7 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
         attempt = Attempt(kernel.strategy, dict(kernel.params), "ok")
         result.attempts.append(attempt)
         try:
-            stages = parse_launch(kernel.source)
+            stages = parse_launch(kernel.source, target)
         except LaunchError as e:
             attempt.status, attempt.reason = "launch_error", str(e)
             continue
@@ -188,8 +205,8 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
         from .ir import interpreter
         prepared = device.prepare(result.program, result.stages, bound, interpreter.random_inputs(bound, seed=3))
         try:
-            result.timing = _time(prepared, time_budget_s).to_json()
-            if roofline:
+            result.timing = _time(prepared, time_budget_s, target).to_json()
+            if roofline and target == "opencl":
                 result.roofline = _roofline(device, spec, result.timing["median_s"])
         finally:
             prepared.release()
@@ -198,14 +215,43 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
     return result
 
 
-def _time(prepared, budget_s: float):
+def _time(prepared, budget_s: float, target: str = "opencl"):
     """The native C++ launch loop when the extension has it; the Python loop otherwise."""
     from .verify.native_timing import HarnessUnavailable, time_opencl
     from .verify.timing import time_launch
+    if target != "opencl":
+        return time_launch(prepared, budget_s=budget_s)
     try:
         return time_opencl(prepared, budget_s=budget_s)
     except HarnessUnavailable:
         return time_launch(prepared, budget_s=budget_s)
+
+
+def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_host, say) -> CompileResult:
+    """No GPU: generate and compile with NVRTC (a real compile check), run nothing."""
+    from .runtime.cuda import nvrtc_compile
+    spec = build_spec(bound, {"name": "none (NVRTC compile check only)"})
+    result = CompileResult(spec, None, False, compile_only=True)
+    for kernel in candidates(bound, "cuda", strategy, params, None, result.attempts):
+        attempt = Attempt(kernel.strategy, dict(kernel.params), "ok")
+        result.attempts.append(attempt)
+        try:
+            parse_launch(kernel.source, "cuda")
+        except LaunchError as e:
+            attempt.status, attempt.reason = "launch_error", str(e)
+            continue
+        say(f"compiling {kernel.strategy} kernel with NVRTC (no GPU: nothing will run)")
+        build = nvrtc_compile(kernel.source)
+        result.kernel, result.build = kernel, build.to_json()
+        if not build.ok:
+            attempt.status, attempt.reason = "build_error", (build.log or "build failed").strip().splitlines()[0]
+            result.reason = f"{kernel.strategy} kernel did not compile"
+            continue
+        result.ok, result.reason = True, "compiled with NVRTC only: no CUDA device to validate or time on"
+        break
+    if outdir is not None:
+        result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
+    return result
 
 
 def _roofline(device, spec: KernelSpec, seconds: float) -> Dict[str, Any]:
@@ -223,6 +269,10 @@ def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_
     (outdir / "spec.json").write_text(result.spec.dumps() + "\n")
     (outdir / "report.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
     if emit_host and result.kernel is not None:
-        from .codegen.host import emit_opencl_project
-        emit_opencl_project(bound, result.kernel, outdir / "host")
+        if result.kernel.target == "cuda":
+            from .codegen.host.cuda_host import emit_cuda_project
+            emit_cuda_project(bound, result.kernel, outdir / "host")
+        else:
+            from .codegen.host import emit_opencl_project
+            emit_opencl_project(bound, result.kernel, outdir / "host")
     return outdir

@@ -13,13 +13,14 @@ def register(sub) -> None:
                        description="Lower a UIR kernel to a target, build it, validate it against the reference "
                                    "interpreter on fresh random inputs and time it.")
     p.add_argument("file")
-    p.add_argument("--target", default="opencl", choices=["opencl"], help="code generation target")
+    p.add_argument("--target", default="opencl", choices=["opencl", "cuda"],
+                   help="code generation target (cuda without a GPU: NVRTC compile check only)")
     p.add_argument("--shapes", help="sizes: M=1024,N=2048 or one shape per input tensor: 1024x512,512x2048 "
                                     "(default: every size 256)")
     p.add_argument("--kernel", help="the kernel to compile when the file holds several")
     p.add_argument("-o", "--outdir", help="write kernel source, spec.json and report.json here "
                                           "(default: ./uhopc-out/KERNEL)")
-    p.add_argument("--device", help="OpenCL device index or name part (see `uhopc devices`)")
+    p.add_argument("--device", help="device index or name part (see `uhopc devices`)")
     p.add_argument("--strategy", default="auto", help="auto (template if one matches, else generic), generic, "
                                                      "or a template name")
     p.add_argument("--no-validate", action="store_true", help="skip validation against the reference")
@@ -51,7 +52,16 @@ def _device_arg(text):
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def _open_device(text):
+def _open_device(text, target="opencl"):
+    if target == "cuda":
+        from ..runtime.cuda import CUDADevice, CudaUnavailable, cuda_available
+        if text is None and not cuda_available():
+            return None  # the pipeline falls back to an NVRTC compile check
+        try:
+            return CUDADevice.open(_device_arg(text))
+        except (CudaUnavailable, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2)
     from ..runtime.opencl import OpenCLDevice, OpenCLUnavailable
     try:
         return OpenCLDevice.open(_device_arg(text))
@@ -70,7 +80,7 @@ def cmd_compile(args) -> int:
     from ..pipeline import compile_bound
 
     bound = _bind(args)
-    device = _open_device(args.device)
+    device = _open_device(args.device, args.target)
     outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
     quiet = args.json
     say = (lambda m: None) if quiet else (lambda m: print(f"uhopc: {m}...", file=sys.stderr, flush=True))
@@ -97,14 +107,20 @@ def cmd_spec(args) -> int:
 def cmd_devices(args) -> int:
     from ..runtime.opencl import list_devices
 
-    devs = list_devices()
+    devs = [d.to_json() for d in list_devices()]
+    try:
+        from ..runtime.cuda import cuda_available, list_devices as cuda_devices
+        cuda = cuda_devices() if cuda_available() else []
+    except ImportError:
+        cuda = []
     if args.json:
-        print(json.dumps([d.to_json() for d in devs], indent=2))
+        print(json.dumps({"opencl": devs, "cuda": cuda}, indent=2))
         return 0
-    if not devs:
+    if not devs and not cuda:
         print("no OpenCL devices found (install an ICD such as Debian's pocl-opencl-icd)")
         return 1
-    for d in devs:
-        j = d.to_json()
-        print(f"{j.get('index')}: {j.get('name')}  [{j.get('type', '')}]  platform: {j.get('platform')}")
+    for j in devs:
+        print(f"opencl {j.get('index')}: {j.get('name')}  [{j.get('type', '')}]  platform: {j.get('platform')}")
+    for j in cuda:
+        print(f"cuda   {j.get('index')}: {j.get('name')}")
     return 0

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from .cstyle import CStyleRenderer, GeneratedKernel
 from .launch import LaunchError, LaunchGeometry, Stage, parse_launch
+from .cuda import CUDARenderer
 from .opencl import OpenCLRenderer
 
-RENDERERS = {"opencl": OpenCLRenderer}
+RENDERERS = {"opencl": OpenCLRenderer, "cuda": CUDARenderer}
 
 __all__ = ["CStyleRenderer", "GeneratedKernel", "LaunchError", "LaunchGeometry", "Stage", "parse_launch",
-           "OpenCLRenderer", "RENDERERS", "renderer"]
+           "OpenCLRenderer", "CUDARenderer", "RENDERERS", "renderer"]
 
 
 def renderer(target: str) -> CStyleRenderer:

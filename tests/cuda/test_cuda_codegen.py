@@ -1,0 +1,295 @@
+"""CUDA code generation without a GPU: the renderer, @launch annotations, template matching,
+and NVRTC compile checks of every example's generic and template kernels and of random
+programs (NVRTC from the nvidia-cuda-nvrtc wheel needs no GPU)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from conftest import requires_nvrtc
+from strategies import programs
+from uhop_cc import ir
+from uhop_cc.codegen.cuda import F16_HELPERS, CUDARenderer
+from uhop_cc.codegen.cuda_templates import TEMPLATES, get_template, select_template
+from uhop_cc.codegen.launch import parse_launch
+from uhop_cc.runtime.cuda import kernel_signatures
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.uir"))
+
+
+def example_sizes(k) -> dict:
+    sizes = {s: 5 for s in k.sizes}
+    if {"R", "S", "H"} <= set(sizes):
+        sizes.update(R=3, S=3, H=7, W=8)
+    return sizes
+
+
+def all_example_kernels():
+    for path in EXAMPLES:
+        for k in ir.load_file(path):
+            yield pytest.param(path, k.name, id=f"{path.stem}-{k.name}")
+
+
+def load(path, name):
+    return next(k for k in ir.load_file(path) if k.name == name)
+
+
+# ------------------------------------------------------------------ renderer
+def test_renderer_dialect():
+    k = ir.load("kernel relu(X: f32[N]) -> (Y: f32[N]) { Y[i] = relu(X[i]) }")[0]
+    g = CUDARenderer().generic(k)
+    assert g.target == "cuda" and g.file_name == "kernel.cu" and g.entry == "relu" and g.strategy == "generic"
+    src = g.source
+    assert 'extern "C" __global__ void relu(const float* __restrict__ X,' in src
+    assert "float* __restrict__ Y" in src and "const int N" in src
+    assert "blockIdx.x * blockDim.x + threadIdx.x" in src
+    assert "// @launch grid=(cdiv(N, 256)) block=(256)" in src
+    assert "fmaxf(X[i], 0.0f)" in src
+    assert "__global " not in src and "get_global_id" not in src and "_uh2f" not in src
+
+
+def test_math_names_per_dtype():
+    r = CUDARenderer()
+    assert r.math("exp", "f32", ["x"]) == "expf(x)"
+    assert r.math("exp", "f16", ["x"]) == "expf(x)"
+    assert r.math("exp", "f64", ["x"]) == "exp(x)"
+    assert r.math("rsqrt", "f32", ["x"]) == "rsqrtf(x)"
+    assert r.math("pow", "f32", ["x", "y"]) == "powf(x, y)"
+    assert r.math("pow", "f64", ["x", "y"]) == "pow(x, y)"
+    assert r.math("max", "f32", ["a", "b"]) == "fmaxf(a, b)"
+    assert r.math("min", "f64", ["a", "b"]) == "fmin(a, b)"
+    assert r.math("abs", "f32", ["a"]) == "fabsf(a)"
+    assert r.math("abs", "i32", ["a"]) == "abs(a)"
+    assert r.math("max", "i32", ["a", "b"]) == "max(a, b)"
+    assert r.math("relu", "i32", ["a"]) == "max(a, 0)"
+    assert r.math("sigmoid", "f32", ["x"]) == "(1.0f / (1.0f + expf(-x)))"
+    assert r.math("sigmoid", "f64", ["x"]) == "(1.0 / (1.0 + exp(-x)))"
+    for fn in ("log", "sqrt", "sin", "cos", "tanh", "floor", "ceil"):
+        assert r.math(fn, "f32", ["x"]) == f"{fn}f(x)"
+
+
+def test_identities_and_literals_need_no_headers():
+    r = CUDARenderer()
+    assert r.identity("max", "f32") == "(-__int_as_float(0x7f800000))"
+    assert r.identity("min", "f32") == "__int_as_float(0x7f800000)"
+    assert r.identity("max", "f64") == "(-__longlong_as_double(0x7ff0000000000000LL))"
+    assert r.identity("max", "i32") == "(-2147483647 - 1)"
+    assert r.identity("min", "i32") == "2147483647"
+    assert r.identity("sum", "f32") == "0.0f" and r.identity("prod", "i32") == "1"
+    assert r.literal(float("inf"), "f32") == "__int_as_float(0x7f800000)"
+    assert r.literal(float("-inf"), "f64") == "(-__longlong_as_double(0x7ff0000000000000LL))"
+    assert r.literal(2.5, "f32") == "2.5f" and r.literal(2, "f64") == "2.0"
+    assert r.literal(-2 ** 31, "i32") == "(-2147483647 - 1)"
+
+
+def test_f16_storage_and_helpers_only_when_used():
+    k = ir.load("kernel h(X: f16[N]) -> (Y: f16[N]) { Y[i] = X[i] * 2.0 }")[0]
+    src = CUDARenderer().generic(k).source
+    assert "const unsigned short* __restrict__ X" in src
+    assert "Y[_ugid] = _uf2h((_uh2f(X[i]) * 2.0f));" in src
+    assert src.count("_uh2f(const unsigned short h)") == 1
+    assert "#include" not in src
+
+
+def test_reserved_names_are_mangled():
+    k = ir.load("kernel half(int: f32[N], float: f32[N]) -> (double: f32[N]) {\n"
+                "    exp[i] = int[i] + float[i]\n    double[i] = exp[i] * 2.0\n}")[0]
+    src = CUDARenderer().generic(k).source
+    assert "const float* __restrict__ int_" in src and "float* __restrict__ exp_" in src
+
+
+# ------------------------------------------------------------------ launch annotations and signatures
+def test_launch_annotations_parse_as_cuda():
+    k = load(ROOT / "examples" / "softmax.uir", "softmax")
+    src = CUDARenderer().generic(k).source
+    stages = parse_launch(src, "cuda")
+    assert [s.kernel_name for s in stages] == ["softmax__m", "softmax__e", "softmax__s", "softmax"]
+    assert all(s.grid_style for s in stages)
+    geo = stages[1].geometry({"R": 7, "C": 100})
+    assert geo.local_size == (256,) and geo.global_size == (768,)  # cdiv(700, 256) blocks of 256
+    assert stages[0].geometry({"R": 7, "C": 100}).global_size == (256,)
+
+
+def test_kernel_signatures():
+    src = """
+    // @launch grid=(1) block=(32)
+    extern "C" __global__ __launch_bounds__(32) void a(const float* __restrict__ X, float* Y, const int N) {}
+    /* extern "C" __global__ void commented(int x) {} */
+    extern "C" __global__ void b(void) {}
+    extern "C" __global__ void __launch_bounds__(64, 2) c(const unsigned short* H, const float s, int N) {}
+    """
+    sigs = kernel_signatures(src)
+    assert set(sigs) == {"a", "b", "c"}
+    assert sigs["a"] == ["const float* __restrict__ X", "float* Y", "const int N"]
+    assert sigs["b"] == [] and len(sigs["c"]) == 3
+    from uhop_cc.runtime.cuda import _param_type
+    assert _param_type("const float* __restrict__ X") == ("float", True)
+    assert _param_type("const unsigned short* H") == ("unsigned short", True)
+    assert _param_type("const int N") == ("int", False)
+
+
+# ------------------------------------------------------------------ templates
+def test_template_matching_on_examples():
+    want = {"matmul": "sgemm", "softmax": "rowreduce", "layernorm": "rowreduce", "cosine": "rowreduce",
+            "relu": "elementwise", "gelu": "elementwise", "axpy": "elementwise"}
+    for path in EXAMPLES:
+        for k in ir.load_file(path):
+            b = ir.bind_shapes(k, example_sizes(k))
+            found = select_template(b)
+            got = found[0].name if found else None
+            assert got == want.get(k.name), (k.name, got)
+            if not found:
+                assert all(t.why_not(b) for t in TEMPLATES)
+
+
+def test_template_refusals():
+    sg = get_template("sgemm")
+    for text in ("kernel t(A: f32[M, K], B: f32[N, K]) -> (C: f32[M, N]) { C[i, j] = sum(k) A[i, k] * B[j, k] }",
+                 "kernel t(A: f64[M, K], B: f64[K, N]) -> (C: f64[M, N]) { C[i, j] = sum(k) A[i, k] * B[k, j] }",
+                 "kernel t(A: f32[M, K], B: f32[K, N]) -> (C: f32[M, N]) { C[i, j] = max(k) A[i, k] * B[k, j] }"):
+        k = ir.load(text)[0]
+        assert sg.match(ir.bind_shapes(k, {s: 8 for s in k.sizes})) is None
+    ew = get_template("elementwise")
+    k = ir.load("kernel t(X: f32[N, M], b: f32[M]) -> (Y: f32[N, M]) { Y[i, j] = X[i, j] + b[j] }")[0]
+    assert "own indices" in ew.why_not(ir.bind_shapes(k, {"N": 4, "M": 4}))
+
+
+def test_sgemm_epilogue_matches():
+    k = ir.load("kernel t(A: f32[M, K], B: f32[K, N], b: f32[N]) -> (C: f32[M, N]) "
+                "{ C[i, j] = relu(b[j] + sum(k) A[i, k] * B[k, j]) }")[0]
+    bnd = ir.bind_shapes(k, {"M": 9, "N": 10, "K": 11})
+    t, m = select_template(bnd)
+    assert t.name == "sgemm" and m.info["epilogue"]
+    src = t.render(m).source
+    assert "fmaxf(" in src and "_uacc[_um][_uh * 4 + _uq]" in src
+
+
+# ------------------------------------------------------------------ NVRTC
+def _compile(src: str, arch=None):
+    from uhop_cc.runtime.cuda import nvrtc_compile
+    b = nvrtc_compile(src, arch)
+    assert b.ok, b.log + "\n" + src
+    assert b.image and b.kind == ("ptx" if arch is None else "cubin")
+    return b
+
+
+@requires_nvrtc
+@pytest.mark.parametrize("path,name", list(all_example_kernels()))
+def test_examples_compile_with_nvrtc(path, name):
+    k = load(path, name)
+    g = CUDARenderer().generic(k)
+    stages = parse_launch(g.source, "cuda")
+    sigs = kernel_signatures(g.source)
+    assert [s.kernel_name for s in stages] == list(sigs)
+    _compile(g.source)
+    b = ir.bind_shapes(k, example_sizes(k))
+    for t in TEMPLATES:
+        m = t.match(b)
+        if m is None:
+            continue
+        for params in t.space(m)[:3]:
+            tk = t.render(m, params)
+            assert tk.target == "cuda" and tk.file_name == "kernel.cu" and tk.strategy == t.name
+            assert parse_launch(tk.source, "cuda")[-1].kernel_name == tk.entry
+            _compile(tk.source)
+
+
+@requires_nvrtc
+def test_cubin_and_errors():
+    from uhop_cc.runtime.cuda import nvrtc_compile
+    k = load(ROOT / "examples" / "matmul.uir", "matmul")
+    _compile(CUDARenderer().generic(k).source, "sm_90")
+    bad = nvrtc_compile('extern "C" __global__ void f(float* x) { x[0] = undefined_thing; }')
+    assert not bad.ok and "undefined_thing" in bad.log and bad.image is None
+
+
+@requires_nvrtc
+def test_mixed_dtypes_compile():
+    text = """
+kernel mixed(A: f64[N], H: f16[N], I: i32[N], s: f16) -> (X: f64[N], Y: f16[N], Z: i32[N], W: f32[N], V: f64[], U: i32[]) {
+    X[i] = A[i] * 2.5 + f64(I[i]) + A[i] % 2.0 + pow(A[i], 2.0) + sigmoid(A[i]) + rsqrt(abs(A[i]) + 1.0)
+    Y[i] = H[i] * 0.5 + 1 + s + H[i] % 1.5 + max(H[i], 0.0) + exp(H[i]) + relu(H[i])
+    Z[i] = I[i] / 3 + I[i] % 3 + i + max(I[i], 2) + abs(I[i]) + relu(I[i])
+    W[i] = f32(H[i]) + f32(select(I[i] > 0 and I[i] < 5 or not (I[i] == 2), 1, 0)) + tanh(f32(A[i]))
+    V = max(i) A[i] + min(j) A[j]
+    U = max(i) I[i] + min(j) I[j] + prod(k) I[k]
+}
+"""
+    _compile(CUDARenderer().generic(ir.load(text)[0]).source)
+
+
+@requires_nvrtc
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs())
+def test_random_programs_compile_with_nvrtc(prog):
+    text, sizes = prog
+    k = ir.load(text, "rand.uir")[0]
+    g = CUDARenderer().generic(k)
+    parse_launch(g.source, "cuda")
+    _compile(g.source)
+    b = ir.bind_shapes(k, sizes)
+    found = select_template(b)
+    if found:
+        t, m = found
+        _compile(t.render(m).source)
+
+
+# ------------------------------------------------------------------ f16 conversions, checked on the host CPU
+_SHIM = r"""
+#include <cstdio>
+#include <cstring>
+#include <cstdint>
+#define __device__
+#define __forceinline__ inline
+static inline float __uint_as_float(unsigned int u) { float f; std::memcpy(&f, &u, 4); return f; }
+static inline unsigned int __float_as_uint(float f) { unsigned int u; std::memcpy(&u, &f, 4); return u; }
+@HELPERS@
+int main() {
+    for (unsigned int h = 0; h < 65536u; ++h) {
+        float f = _uh2f((unsigned short)h);
+        std::fwrite(&f, 4, 1, stdout);
+    }
+    unsigned int u;
+    while (std::fread(&u, 4, 1, stdin) == 1) {
+        unsigned short h = _uf2h(__uint_as_float(u));
+        std::fwrite(&h, 2, 1, stdout);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not found")
+def test_f16_helpers_match_numpy(tmp_path):
+    src = tmp_path / "f16.cpp"
+    src.write_text(_SHIM.replace("@HELPERS@", F16_HELPERS))
+    exe = tmp_path / "f16"
+    subprocess.run(["g++", "-O1", "-std=c++17", str(src), "-o", str(exe)], check=True, capture_output=True)
+    rng = np.random.default_rng(0)
+    floats = np.concatenate([
+        np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float32),  # exact halves
+        rng.standard_normal(20000).astype(np.float32) * np.float32(100),
+        rng.standard_normal(20000).astype(np.float32) * np.float32(1e-5),  # subnormal halves
+        (rng.random(20000) * 70000).astype(np.float32),  # around the overflow threshold
+        np.array([65504, 65519.99, 65520, 2 ** -25, 2 ** -25 * 1.0001, 2 ** -24 * 1.5, 2 ** -24 * 2.5, 1e-30,
+                  np.inf, -np.inf], np.float32),
+    ])
+    out = subprocess.run([str(exe)], input=floats.view(np.uint32).tobytes(), capture_output=True, check=True).stdout
+    h2f = np.frombuffer(out[:65536 * 4], np.float32)
+    want = np.arange(65536, dtype=np.uint16).view(np.float16).astype(np.float32)
+    same = (h2f.view(np.uint32) == want.view(np.uint32)) | (np.isnan(h2f) & np.isnan(want))
+    assert same.all()
+    # NaN payloads survive: the runtime's f16 poison (a signalling NaN) reads back with its bits
+    assert h2f.view(np.uint32)[0x7C00 | 0x1AD] == 0x7F800000 | (0x1AD << 13)
+    f2h = np.frombuffer(out[65536 * 4:], np.uint16)
+    with np.errstate(over="ignore"):
+        want_h = floats.astype(np.float16).view(np.uint16)
+    finite = ~np.isnan(floats)
+    assert np.array_equal(f2h[finite], want_h[finite])
+    assert np.array_equal(f2h[:65536][~finite[:65536]], np.arange(65536, dtype=np.uint16)[~finite[:65536]])

@@ -1,0 +1,800 @@
+"""First-tier CUDA templates: tiled SGEMM, fused row reductions (softmax, layernorm...), and
+vectorised elementwise kernels.
+
+    from uhop_cc.codegen.cuda_templates import TEMPLATES, select_template
+    found = select_template(bound)            # (template, match) or None
+    if found:
+        t, m = found
+        kernel = t.render(m, t.space(m, fingerprint)[0])   # GeneratedKernel(target='cuda', ...)
+
+Each template recognises a program structurally on the typed IR (`match` returns None when it
+does not apply, `why_not` says why), proposes parameters (`space`, best first) and renders
+CUDA C++ under the generic lowering's ABI (inputs, outputs, then every size symbol as
+`const int`; these kernels take no temporaries) with a `// @launch grid=(...) block=(...)`
+annotation. Sizes stay kernel arguments: the same source serves every shape, except that
+`rowreduce` decides at render time whether a row fits in shared memory.
+
+* `sgemm`: one statement `C[i, j] = epilogue(sum(k) A[i, k] * B[k, j])` over f32 2-D
+  row-major A, B. 128x128 block tile, 256 threads of 8x8 outputs, k-tiles of 8 in double
+  buffered shared memory, float4 global loads and stores where aligned, guarded loads and
+  stores at the edges (any M, N, K). The epilogue (bias, relu...) runs per output.
+* `rowreduce`: every statement is either per row (`m[r] = f(reductions over c)`) or per
+  element of an R x C grid (`Y[r, c] = ...`): softmax, layernorm, cosine. One block per row;
+  the row's 2-D f32 inputs are cached in shared memory when read more than once; block
+  reductions use warp shuffles; per-row values live in registers; 2-D temporaries are
+  recomputed at their uses, never stored.
+* `elementwise`: one statement, no reduction, every access at the statement's own indices
+  (same shape as the output) or 0-d: float4 loads and stores, U float4 per thread in
+  flight, grid-stride loop, scalar tail.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..ir import nodes as N
+from ..ir import symbolic
+from ..ir.typed import BoundKernel, CheckedKernel
+from .cstyle import GeneratedKernel, _Emitter, c_name
+from .cuda import CUDARenderer
+
+__all__ = ["TEMPLATES", "Template", "Match", "NoMatch", "select_template", "get_template", "SgemmTemplate",
+           "RowReduceTemplate", "ElementwiseTemplate"]
+
+
+class NoMatch(Exception):
+    """Raised inside `_match`; `Template.match` turns it into None."""
+
+
+@dataclass(frozen=True)
+class Match:
+    template: str
+    bound: BoundKernel
+    info: Dict[str, object] = field(default_factory=dict, compare=False)
+
+    @property
+    def checked(self) -> CheckedKernel:
+        return self.bound.checked
+
+
+class Template:
+    name = "template"
+
+    def match(self, bound: BoundKernel) -> Optional[Match]:
+        try:
+            return self._match(bound)
+        except NoMatch:
+            return None
+
+    def why_not(self, bound: BoundKernel) -> str:
+        try:
+            self._match(bound)
+        except NoMatch as e:
+            return str(e) or "no match"
+        return ""
+
+    def _match(self, bound: BoundKernel) -> Match:
+        raise NotImplementedError
+
+    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
+        raise NotImplementedError
+
+    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<cuda template {self.name}>"
+
+
+# ------------------------------------------------------------------ helpers
+def _reserved_clash(ck: CheckedKernel) -> bool:
+    names = set(ck.sizes) | set(ck.scalars) | set(ck.tensors)
+    for s in ck.body:
+        names.update(s.indices)
+        for n in N.walk(s.value):
+            if isinstance(n, N.Reduce):
+                names.update(v.name for v in n.vars)
+    return any(n.startswith("_u") for n in names)
+
+
+def _launch_expr(e: N.Expr) -> str:
+    """A size expression in the @launch grammar."""
+    if isinstance(e, N.Const) and not e.is_float:
+        return str(int(e.value))
+    if isinstance(e, N.Name):
+        return e.name
+    if isinstance(e, N.Call) and e.fn == "i32" and len(e.args) == 1:
+        return _launch_expr(e.args[0])
+    if isinstance(e, N.Unary) and e.op == "-":
+        return f"(0 - {_launch_expr(e.operand)})"
+    if isinstance(e, N.Binary) and e.op in ("+", "-", "*", "/"):
+        return f"({_launch_expr(e.lhs)} {e.op} {_launch_expr(e.rhs)})"
+    raise NoMatch(f"dimension {e!r} cannot be written in a @launch expression")
+
+
+def _is_var(e: N.Expr, name: Optional[str] = None) -> bool:
+    return isinstance(e, N.Name) and e.kind == "index" and (name is None or e.name == name)
+
+
+def _is_zero(e: Optional[N.Expr]) -> bool:
+    return isinstance(e, N.Const) and not e.is_float and int(e.value) == 0
+
+
+def _index_uses(e: N.Expr, out: List[str]) -> None:
+    """Index variables used as values (outside access indices and reduction ranges)."""
+    if isinstance(e, N.Name):
+        if e.kind == "index":
+            out.append(e.name)
+        return
+    if isinstance(e, N.Access):
+        return
+    for c in N.children(e):
+        _index_uses(c, out)
+
+
+class _HookEmitter(_Emitter):
+    """The generic expression compiler with substitutions: `access(e, out, ind)` may replace a
+    tensor load, `reduce(e)` a whole reduction, `names` maps index variables to C text."""
+
+    def __init__(self, ck: CheckedKernel, access: Optional[Callable] = None, reduce: Optional[Callable] = None,
+                 names: Optional[Dict[str, str]] = None):
+        super().__init__(CUDARenderer(), ck)
+        self.access_hook, self.reduce_hook = access, reduce
+        self.names = dict(names or {})
+
+    def value(self, e: N.Expr, out: List[str], ind: str) -> str:
+        if isinstance(e, N.Access) and self.access_hook is not None:
+            v = self.access_hook(e, out, ind)
+            if v is not None:
+                return v
+        if isinstance(e, N.Reduce) and self.reduce_hook is not None:
+            v = self.reduce_hook(e)
+            if v is not None:
+                return v
+        if isinstance(e, N.Name) and e.kind == "index" and e.name in self.names:
+            return self.names[e.name]
+        return super().value(e, out, ind)
+
+
+def _signature(ck: CheckedKernel, name: str, bounds: str) -> str:
+    sig = CUDARenderer().signature(ck, name, with_temps=False)
+    return sig.replace('extern "C" __global__ void ', f'extern "C" __global__ {bounds} void ', 1)
+
+
+def _finish(ck: CheckedKernel, parts: Sequence[str], strategy: str, params: dict) -> GeneratedKernel:
+    head = [f"// {ck.name}: generated by uhopc (CUDA template `{strategy}`, "
+            + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"]
+    pre = CUDARenderer().preamble(ck)
+    if pre:
+        head.append(pre)
+    return GeneratedKernel("cuda", "\n\n".join(head + list(parts)) + "\n", c_name(ck.name), strategy, dict(params),
+                           "kernel.cu")
+
+
+def _fingerprint_int(fp: Optional[dict], key: str, default: int) -> int:
+    try:
+        return int(fp.get(key) or default) if fp else default
+    except (TypeError, ValueError):
+        return default
+
+
+# ------------------------------------------------------------------ sgemm
+class SgemmTemplate(Template):
+    name = "sgemm"
+    BM, BN, BK, THREADS = 128, 128, 8, 256
+
+    def _match(self, bound: BoundKernel) -> Match:
+        ck = bound.checked
+        if _reserved_clash(ck):
+            raise NoMatch("identifiers starting with `_u` are reserved")
+        if len(ck.body) != 1:
+            raise NoMatch("sgemm needs a single statement")
+        s = ck.body[0]
+        out = ck.tensors[s.target]
+        if out.role != "output" or out.dtype != "f32" or out.rank != 2:
+            raise NoMatch("the target must be a 2-D f32 output")
+        reds = [n for n in N.walk(s.value) if isinstance(n, N.Reduce)]
+        if len(reds) != 1:
+            raise NoMatch("exactly one reduction expected")
+        red = reds[0]
+        if red.op != "sum" or len(red.vars) != 1 or red.dtype != "f32":
+            raise NoMatch("the reduction must be an f32 sum over one variable")
+        kv = red.vars[0]
+        i, j, k = s.indices[0], s.indices[1], kv.name
+        if len({i, j, k}) != 3:
+            raise NoMatch("index variables must be distinct")
+        for b in (kv.lo, kv.hi):
+            if any(isinstance(n, N.Name) and n.kind == "index" for n in N.walk(b)):
+                raise NoMatch("the k range must not depend on the output indices")
+        body = red.body
+        if not (isinstance(body, N.Binary) and body.op == "*"
+                and isinstance(body.lhs, N.Access) and isinstance(body.rhs, N.Access)):
+            raise NoMatch("the reduction body must be the product of two accesses")
+        roles = {}
+        for acc in (body.lhs, body.rhs):
+            info = ck.tensors[acc.tensor]
+            if info.role != "input" or info.dtype != "f32" or info.rank != 2:
+                raise NoMatch("operands must be 2-D f32 inputs")
+            if not all(_is_var(x) for x in acc.indices):
+                raise NoMatch("operand indices must be bare variables")
+            names = [x.name for x in acc.indices]
+            if names == [i, k]:
+                role = "A"
+            elif names == [k, j]:
+                role = "B"
+            else:
+                raise NoMatch("operands must be A[i, k] and B[k, j] (row-major, not transposed)")
+            if role in roles:
+                raise NoMatch("both operands play the same role")
+            roles[role] = acc.tensor
+        # the epilogue may use i, j and other tensors, but not k
+        uses: List[str] = []
+        _index_uses(s.value, uses)
+        info = {"stmt": s, "red": red, "i": i, "j": j, "k": k, "A": roles["A"], "B": roles["B"],
+                "epilogue": s.value is not red,
+                "launch": {"M": _launch_expr(out.shape[0]), "N": _launch_expr(out.shape[1])},
+                "M": bound.shapes[s.target][0], "N": bound.shapes[s.target][1]}
+        return Match(self.name, bound, info)
+
+    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
+        return [dict(BM=self.BM, BN=self.BN, BK=self.BK, TM=8, TN=8, THREADS=self.THREADS)]
+
+    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        p = dict(self.space(match)[0])
+        p.update(params or {})
+        if (p["BM"], p["BN"], p["BK"], p["TM"], p["TN"], p["THREADS"]) != (128, 128, 8, 8, 8, 256):
+            raise ValueError(f"sgemm supports BM=BN=128, BK=8, TM=TN=8, THREADS=256 only, got {p}")
+        ck = match.checked
+        info = match.info
+        s: N.Stmt = info["stmt"]
+        red: N.Reduce = info["red"]
+        kv = red.vars[0]
+        em = _Emitter(CUDARenderer(), ck)
+        out = ck.tensors[s.target]
+        A, B = ck.tensors[info["A"]], ck.tensors[info["B"]]
+        An, Bn, Cn = c_name(info["A"]), c_name(info["B"]), c_name(s.target)
+        la = info["launch"]
+        L: List[str] = []
+        w = L.append
+        w(f"// @launch grid=(cdiv({la['N']}, 128), cdiv({la['M']}, 128)) block=(256, 1)")
+        w(_signature(ck, c_name(ck.name), "__launch_bounds__(256, 2)") + "\n{")
+        w("    __shared__ __align__(16) float _uAs[2][8][128];")
+        w("    __shared__ __align__(16) float _uBs[2][8][128];")
+        w(f"    const int _uM = {em.int_expr(out.shape[0])}, _uN = {em.int_expr(out.shape[1])};")
+        w(f"    const int _ulda = {em.int_expr(A.shape[1])}, _uldb = {em.int_expr(B.shape[1])};")
+        w(f"    const int _uklo = {em.int_expr(kv.lo)}, _uK = {em.int_expr(kv.hi)} - _uklo;")
+        w(f"    const float* __restrict__ _uA = {An} + _uklo;")
+        w(f"    const float* __restrict__ _uB = {Bn} + (size_t)_uklo * _uldb;")
+        w("    const int _utid = threadIdx.x, _utx = _utid & 15, _uty = _utid >> 4;")
+        w("    const int _ui0 = blockIdx.y * 128, _uj0 = blockIdx.x * 128;")
+        w("    const int _uar = _utid >> 1, _uac = (_utid & 1) << 2;    // A tile: 128 rows x 8 k, one float4 each")
+        w("    const int _ubr = _utid >> 5, _ubc = (_utid & 31) << 2;   // B tile: 8 k x 128 cols, one float4 each")
+        w("    const bool _uvA = ((_ulda & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uA) & 15ull) == 0ull);")
+        w("    const bool _uvB = ((_uldb & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uB) & 15ull) == 0ull);")
+        w("    const bool _urowA = _ui0 + _uar < _uM;")
+        w("    const float* _uArow = _uA + (size_t)(_urowA ? _ui0 + _uar : 0) * _ulda;")
+        w("    const int _ujB = _uj0 + _ubc;")
+        w("    float _uacc[8][8];")
+        w("    #pragma unroll")
+        w("    for (int _um = 0; _um < 8; ++_um) {")
+        w("        #pragma unroll")
+        w("        for (int _un = 0; _un < 8; ++_un) _uacc[_um][_un] = 0.0f;")
+        w("    }")
+        w("    float4 _ura, _urb;")
+        # global -> registers for the k-tile at _uk
+        load = [
+            "        {",
+            "            const int _uka = _uk + _uac;",
+            "            if (_uvA && _urowA && _uka + 3 < _uK) {",
+            "                _ura = *reinterpret_cast<const float4*>(_uArow + _uka);",
+            "            } else {",
+            "                _ura.x = (_urowA && _uka + 0 < _uK) ? _uArow[_uka + 0] : 0.0f;",
+            "                _ura.y = (_urowA && _uka + 1 < _uK) ? _uArow[_uka + 1] : 0.0f;",
+            "                _ura.z = (_urowA && _uka + 2 < _uK) ? _uArow[_uka + 2] : 0.0f;",
+            "                _ura.w = (_urowA && _uka + 3 < _uK) ? _uArow[_uka + 3] : 0.0f;",
+            "            }",
+            "            const int _ukb = _uk + _ubr;",
+            "            const bool _urowB = _ukb < _uK;",
+            "            const float* _uBrow = _uB + (size_t)(_urowB ? _ukb : 0) * _uldb;",
+            "            if (_uvB && _urowB && _ujB + 3 < _uN) {",
+            "                _urb = *reinterpret_cast<const float4*>(_uBrow + _ujB);",
+            "            } else {",
+            "                _urb.x = (_urowB && _ujB + 0 < _uN) ? _uBrow[_ujB + 0] : 0.0f;",
+            "                _urb.y = (_urowB && _ujB + 1 < _uN) ? _uBrow[_ujB + 1] : 0.0f;",
+            "                _urb.z = (_urowB && _ujB + 2 < _uN) ? _uBrow[_ujB + 2] : 0.0f;",
+            "                _urb.w = (_urowB && _ujB + 3 < _uN) ? _uBrow[_ujB + 3] : 0.0f;",
+            "            }",
+            "        }",
+        ]
+        store = lambda buf: [  # noqa: E731
+            f"        _uAs[{buf}][_uac + 0][_uar] = _ura.x;",
+            f"        _uAs[{buf}][_uac + 1][_uar] = _ura.y;",
+            f"        _uAs[{buf}][_uac + 2][_uar] = _ura.z;",
+            f"        _uAs[{buf}][_uac + 3][_uar] = _ura.w;",
+            f"        *reinterpret_cast<float4*>(&_uBs[{buf}][_ubr][_ubc]) = _urb;",
+        ]
+        w("    {")
+        w("        const int _uk = 0;")
+        L.extend(load)
+        L.extend(store("0"))
+        w("    }")
+        w("    __syncthreads();")
+        w("    int _ubuf = 0;")
+        w("    for (int _uk0 = 0; _uk0 < _uK; _uk0 += 8) {")
+        w("        const bool _unext = _uk0 + 8 < _uK;")
+        w("        if (_unext) {")
+        w("            const int _uk = _uk0 + 8;")
+        L.extend("    " + ln for ln in load)
+        w("        }")
+        w("        #pragma unroll")
+        w("        for (int _ukk = 0; _ukk < 8; ++_ukk) {")
+        w("            const float4 _ua0 = *reinterpret_cast<const float4*>(&_uAs[_ubuf][_ukk][_uty * 4]);")
+        w("            const float4 _ua1 = *reinterpret_cast<const float4*>(&_uAs[_ubuf][_ukk][64 + _uty * 4]);")
+        w("            const float4 _ub0 = *reinterpret_cast<const float4*>(&_uBs[_ubuf][_ukk][_utx * 4]);")
+        w("            const float4 _ub1 = *reinterpret_cast<const float4*>(&_uBs[_ubuf][_ukk][64 + _utx * 4]);")
+        w("            const float _ua[8] = {_ua0.x, _ua0.y, _ua0.z, _ua0.w, _ua1.x, _ua1.y, _ua1.z, _ua1.w};")
+        w("            const float _ub[8] = {_ub0.x, _ub0.y, _ub0.z, _ub0.w, _ub1.x, _ub1.y, _ub1.z, _ub1.w};")
+        w("            #pragma unroll")
+        w("            for (int _um = 0; _um < 8; ++_um) {")
+        w("                #pragma unroll")
+        w("                for (int _un = 0; _un < 8; ++_un) _uacc[_um][_un] = fmaf(_ua[_um], _ub[_un], _uacc[_um][_un]);")
+        w("            }")
+        w("        }")
+        w("        if (_unext) {")
+        for ln in store("_ubuf ^ 1"):
+            w("    " + ln)
+        w("            __syncthreads();")
+        w("            _ubuf ^= 1;")
+        w("        }")
+        w("    }")
+        # epilogue
+        w("    const bool _uvC = ((_uN & 3) == 0) && "
+          f"((reinterpret_cast<unsigned long long>({Cn}) & 15ull) == 0ull);")
+        w("    #pragma unroll")
+        w("    for (int _um = 0; _um < 8; ++_um) {")
+        w("        const int _ui = _ui0 + (_um < 4 ? _uty * 4 + _um : 64 + _uty * 4 + _um - 4);")
+        w("        if (_ui >= _uM) continue;")
+        w("        #pragma unroll")
+        w("        for (int _uh = 0; _uh < 2; ++_uh) {")
+        w("            const int _uj = _uj0 + _uh * 64 + _utx * 4;")
+        w(f"            float* _uCrow = {Cn} + (size_t)_ui * _uN;")
+        if not info["epilogue"]:
+            w("            if (_uvC && _uj + 3 < _uN) {")
+            w("                *reinterpret_cast<float4*>(_uCrow + _uj) = make_float4(_uacc[_um][_uh * 4 + 0], "
+              "_uacc[_um][_uh * 4 + 1], _uacc[_um][_uh * 4 + 2], _uacc[_um][_uh * 4 + 3]);")
+            w("            } else {")
+            w("                #pragma unroll")
+            w("                for (int _uq = 0; _uq < 4; ++_uq)")
+            w("                    if (_uj + _uq < _uN) _uCrow[_uj + _uq] = _uacc[_um][_uh * 4 + _uq];")
+            w("            }")
+        else:
+            w("            #pragma unroll")
+            w("            for (int _uq = 0; _uq < 4; ++_uq) {")
+            w("                if (_uj + _uq >= _uN) continue;")
+            w(f"                const int {c_name(info['i'])} = _ui;")
+            w(f"                const int {c_name(info['j'])} = _uj + _uq;")
+            epi = _HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None)
+            body: List[str] = []
+            val = epi.value(s.value, body, " " * 16)
+            L.extend(body)
+            w(f"                _uCrow[_uj + _uq] = {val};")
+            w("            }")
+        w("        }")
+        w("    }")
+        w("}")
+        return _finish(ck, ["\n".join(L)], self.name, p)
+
+
+# ------------------------------------------------------------------ row reductions
+class RowReduceTemplate(Template):
+    name = "rowreduce"
+    CACHE_LIMIT = 96 * 1024  # bytes of shared memory for cached rows
+
+    def _match(self, bound: BoundKernel) -> Match:
+        ck = bound.checked
+        if _reserved_clash(ck):
+            raise NoMatch("identifiers starting with `_u` are reserved")
+        Rd: Optional[N.Expr] = None
+        Cd: Optional[N.Expr] = None
+
+        def same(a, b):
+            return symbolic.same(a, b)
+
+        def set_c(d: N.Expr):
+            nonlocal Cd
+            if Cd is None:
+                Cd = d
+            elif not same(Cd, d):
+                raise NoMatch("all rows must have the same length")
+
+        defined: Dict[str, int] = {}  # tensor -> rank (1: per row, 2: per element)
+        stmts = []
+        n_red = 0
+        col_inputs, row_inputs, grid_inputs = set(), set(), set()
+        for s in ck.body:
+            t = ck.tensors[s.target]
+            if t.rank not in (1, 2):
+                raise NoMatch("every statement must write a per-row [R] or per-element [R, C] tensor")
+            if Rd is None:
+                Rd = t.shape[0]
+            elif not same(Rd, t.shape[0]):
+                raise NoMatch("all statements must share the row dimension")
+            if t.rank == 2:
+                set_c(t.shape[1])
+            roles = {s.indices[0]: "row"}
+            if t.rank == 2:
+                roles[s.indices[1]] = "col"
+            reds = [n for n in N.walk(s.value) if isinstance(n, N.Reduce)]
+            if t.rank == 2 and reds:
+                raise NoMatch("per-element statements cannot reduce")
+            if t.rank == 1 and not reds:
+                pass  # a per-row value computed from other per-row values
+            for red in reds:
+                if len(red.vars) != 1 or red.op not in ("sum", "max", "min", "prod"):
+                    raise NoMatch("reductions must be over one column variable")
+                v = red.vars[0]
+                if not _is_zero(v.lo):
+                    raise NoMatch("reductions must start at column 0")
+                set_c(v.hi)
+                if any(isinstance(n, N.Reduce) for n in N.walk(red.body)):
+                    raise NoMatch("nested reductions")
+                n_red += 1
+            self._check_accesses(ck, s.value, roles, defined, Rd, lambda: Cd, same,
+                                 col_inputs, row_inputs, grid_inputs)
+            defined[s.target] = t.rank
+            stmts.append(s)
+        if Cd is None or n_red == 0:
+            raise NoMatch("no reduction over the columns")
+        for name in col_inputs:
+            if not same(ck.tensors[name].shape[0], Cd):
+                raise NoMatch(f"`{name}` is indexed by the column but its length differs")
+        info = {"R": Rd, "C": Cd, "rows": bound.dim(Rd), "cols": bound.dim(Cd), "grid_inputs": sorted(grid_inputs),
+                "passes": n_red + sum(1 for s in ck.body if ck.tensors[s.target].rank == 2
+                                      and ck.tensors[s.target].role == "output"),
+                "launch_R": _launch_expr(Rd), "launch_C": _launch_expr(Cd)}
+        return Match(self.name, bound, info)
+
+    @staticmethod
+    def _check_accesses(ck, e: N.Expr, roles, defined, Rd, get_c, same, col_inputs, row_inputs, grid_inputs):
+        def go(x: N.Expr, roles):
+            if isinstance(x, N.Reduce):
+                inner = dict(roles)
+                inner[x.vars[0].name] = "col"
+                go(x.body, inner)
+                return
+            if isinstance(x, N.Name) and x.kind == "index" and x.name not in roles:
+                raise NoMatch(f"index `{x.name}` has no row/column role")
+            if isinstance(x, N.Access):
+                t = ck.tensors[x.tensor]
+                if not all(_is_var(i) for i in x.indices):
+                    raise NoMatch("accesses must use bare index variables")
+                kinds = [roles.get(i.name) for i in x.indices]
+                if None in kinds:
+                    raise NoMatch("an access uses an index without a role")
+                if t.role != "input" and x.tensor not in defined:
+                    raise NoMatch(f"`{x.tensor}` is read before it is written")
+                if kinds == ["row", "col"]:
+                    if not same(t.shape[0], Rd) or (get_c() is not None and not same(t.shape[1], get_c())):
+                        raise NoMatch(f"`{x.tensor}` is not an R x C grid")
+                    if t.role == "input":
+                        grid_inputs.add(x.tensor)
+                    elif defined.get(x.tensor) != 2:
+                        raise NoMatch(f"`{x.tensor}` shape mismatch")
+                elif kinds == ["row"]:
+                    if not same(t.shape[0], Rd):
+                        raise NoMatch(f"`{x.tensor}` is not a per-row vector")
+                    if t.role == "input":
+                        row_inputs.add(x.tensor)
+                    elif defined.get(x.tensor) != 1:
+                        raise NoMatch(f"`{x.tensor}` shape mismatch")
+                elif kinds == ["col"]:
+                    if t.role != "input":
+                        raise NoMatch("per-column vectors must be inputs")
+                    col_inputs.add(x.tensor)
+                elif kinds == []:
+                    if t.role != "input":
+                        raise NoMatch("0-d tensors must be inputs")
+                else:
+                    raise NoMatch(f"access {x.tensor}[{', '.join(kinds)}] does not fit the row pattern")
+                return
+            for c in N.children(x):
+                go(c, roles)
+
+        go(e, roles)
+
+    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
+        C = max(int(match.info["cols"]), 1)
+        maxt = min(1024, _fingerprint_int(device_fingerprint, "max_threads_per_block", 1024))
+        threads = min(maxt, max(32, -(-(-(-C // 8)) // 32) * 32))
+        ck = match.checked
+        cached = [n for n in match.info["grid_inputs"] if ck.tensors[n].dtype == "f32"]
+        optin = _fingerprint_int(device_fingerprint, "shared_mem_per_block_optin", self.CACHE_LIMIT)
+        cache = bool(cached) and match.info["passes"] > 1 and C * 4 * len(cached) <= min(self.CACHE_LIMIT, optin)
+        first = dict(THREADS=threads, CACHE=int(cache))
+        out = [first]
+        if cache:
+            out.append(dict(THREADS=threads, CACHE=0))
+        for t in (256, 512, 1024, 128):
+            if t != threads and t <= maxt:
+                out.append(dict(THREADS=t, CACHE=first["CACHE"]))
+        return out
+
+    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        p = dict(self.space(match)[0])
+        p.update(params or {})
+        T = int(p["THREADS"])
+        if T % 32 or not 32 <= T <= 1024:
+            raise ValueError(f"rowreduce THREADS must be a multiple of 32 in 32..1024, got {T}")
+        ck = match.checked
+        info = match.info
+        r = CUDARenderer()
+        em0 = _Emitter(r, ck)
+        cached = [n for n in info["grid_inputs"] if ck.tensors[n].dtype == "f32"] if int(p.get("CACHE", 0)) else []
+        defs: Dict[str, N.Stmt] = {s.target: s for s in ck.body if ck.tensors[s.target].rank == 2}
+        rowvals: Dict[str, str] = {}
+        NW = T // 32
+
+        L: List[str] = []
+        w = L.append
+        smem = f" smem=({info['launch_C']} * {4 * len(cached)})" if cached else ""
+        w(f"// @launch grid=({info['launch_R']}) block=({T}){smem}")
+        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T})") + "\n{")
+        if cached:
+            w("    extern __shared__ __align__(16) float _ush[];")
+        red_types = sorted({r.ctype(n.dtype) for s in ck.body for n in N.walk(s.value) if isinstance(n, N.Reduce)})
+        for ct in red_types:
+            w(f"    __shared__ {ct} _uw_{ct}[33];")
+        w("    const int _ur = blockIdx.x;")
+        w("    const int _ut = threadIdx.x;")
+        w(f"    const int _uC = {em0.int_expr(info['C'])};")
+        w("    const size_t _urow = (size_t)_ur * (size_t)_uC;")
+        for k, name in enumerate(cached):
+            cn = c_name(name)
+            w(f"    float* _uc_{cn} = _ush + (size_t){k} * _uC;")
+            w(f"    if ((_uC & 3) == 0 && (reinterpret_cast<unsigned long long>({cn}) & 15ull) == 0ull) {{")
+            w(f"        const float4* _usrc = reinterpret_cast<const float4*>({cn} + _urow);")
+            w(f"        float4* _udst = reinterpret_cast<float4*>(_uc_{cn});")
+            w(f"        for (int _uv = _ut; _uv < (_uC >> 2); _uv += {T}) _udst[_uv] = _usrc[_uv];")
+            w("    } else {")
+            w(f"        for (int _uv = _ut; _uv < _uC; _uv += {T}) _uc_{cn}[_uv] = {cn}[_urow + _uv];")
+            w("    }")
+        if cached:
+            w("    __syncthreads();")
+
+        def access(e: N.Access, out: List[str], ind: str) -> Optional[str]:
+            t = ck.tensors[e.tensor]
+            cn = c_name(e.tensor)
+            if len(e.indices) == 2:
+                col = em.names[e.indices[1].name]
+                if e.tensor in defs and t.role != "input":
+                    d = defs[e.tensor]
+                    saved = em.names
+                    em.names = {d.indices[0]: "_ur", d.indices[1]: col}
+                    try:
+                        return f"({em.value(d.value, out, ind)})"
+                    finally:
+                        em.names = saved
+                if e.tensor in cached:
+                    return f"_uc_{cn}[{col}]"
+                return r.load(cn, f"_urow + {col}", t.dtype)
+            if len(e.indices) == 1:
+                role_text = em.names[e.indices[0].name]
+                if role_text == "_ur":
+                    if t.role == "input":
+                        return r.load(cn, "_ur", t.dtype)
+                    return rowvals[e.tensor]
+                return r.load(cn, role_text, t.dtype)
+            return r.load(cn, "0", t.dtype)
+
+        em = _HookEmitter(ck, access=access)
+        nred = 0
+        ind = "    "
+        for s in ck.body:
+            t = ck.tensors[s.target]
+            cn = c_name(s.target)
+            if t.rank == 2:
+                if t.role == "output":
+                    w(f"{ind}for (int _uc = _ut; _uc < _uC; _uc += {T}) {{")
+                    em.names = {s.indices[0]: "_ur", s.indices[1]: "_uc"}
+                    body: List[str] = []
+                    val = em.value(s.value, body, ind + "    ")
+                    L.extend(body)
+                    w(ind + "    " + r.store(cn, "_urow + _uc", val, t.dtype))
+                    w(f"{ind}}}")
+                continue
+            # a per-row statement: its reductions first, each a loop over the row and a block reduction
+            done: Dict[int, str] = {}
+            for red in [n for n in N.walk(s.value) if isinstance(n, N.Reduce)]:
+                nred += 1
+                ct = r.ctype(red.dtype)
+                acc = f"_ured{nred}"
+                w(f"{ind}{ct} {acc};")
+                w(f"{ind}{{")
+                w(f"{ind}    {ct} _ua = {r.identity(red.op, red.dtype)};")
+                w(f"{ind}    for (int _uc = _ut; _uc < _uC; _uc += {T}) {{")
+                em.names = {s.indices[0]: "_ur", red.vars[0].name: "_uc"}
+                body = []
+                val = em.value(red.body, body, ind + "        ")
+                L.extend(body)
+                w(f"{ind}        {r.combine(red.op, red.dtype, '_ua', val)}")
+                w(f"{ind}    }}")
+                comb = (lambda a, b: f"({a} + {b})") if red.op == "sum" else \
+                    (lambda a, b: f"({a} * {b})") if red.op == "prod" else \
+                    (lambda a, b, op=red.op, dt=red.dtype: r.math(op, dt, [a, b]))
+                w(f"{ind}    #pragma unroll")
+                w(f"{ind}    for (int _uo = 16; _uo > 0; _uo >>= 1) "
+                  f"_ua = {comb('_ua', '__shfl_xor_sync(0xffffffffu, _ua, _uo)')};")
+                if NW > 1:
+                    w(f"{ind}    if ((_ut & 31) == 0) _uw_{ct}[_ut >> 5] = _ua;")
+                    w(f"{ind}    __syncthreads();")
+                    w(f"{ind}    if (_ut < 32) {{")
+                    w(f"{ind}        _ua = _ut < {NW} ? _uw_{ct}[_ut] : {r.identity(red.op, red.dtype)};")
+                    w(f"{ind}        #pragma unroll")
+                    w(f"{ind}        for (int _uo = 16; _uo > 0; _uo >>= 1) "
+                      f"_ua = {comb('_ua', '__shfl_xor_sync(0xffffffffu, _ua, _uo)')};")
+                    w(f"{ind}        if (_ut == 0) _uw_{ct}[32] = _ua;")
+                    w(f"{ind}    }}")
+                    w(f"{ind}    __syncthreads();")
+                    w(f"{ind}    {acc} = _uw_{ct}[32];")
+                    w(f"{ind}    __syncthreads();")
+                else:
+                    w(f"{ind}    {acc} = _ua;")
+                w(f"{ind}}}")
+                done[id(red)] = acc
+            em.reduce_hook = lambda e: done.get(id(e))
+            em.names = {s.indices[0]: "_ur"}
+            body = []
+            val = em.value(s.value, body, ind)
+            em.reduce_hook = None
+            L.extend(body)
+            reg = f"_urv_{cn}"
+            w(f"{ind}const {r.ctype(t.dtype)} {reg} = {val};")
+            rowvals[s.target] = reg
+            if t.role == "output":
+                w(f"{ind}if (_ut == 0) {r.store(cn, '_ur', reg, t.dtype)}")
+        w("}")
+        return _finish(ck, ["\n".join(L)], self.name, {"THREADS": T, "CACHE": int(bool(cached))})
+
+
+# ------------------------------------------------------------------ elementwise
+class ElementwiseTemplate(Template):
+    name = "elementwise"
+
+    def _match(self, bound: BoundKernel) -> Match:
+        ck = bound.checked
+        if _reserved_clash(ck):
+            raise NoMatch("identifiers starting with `_u` are reserved")
+        if len(ck.body) != 1:
+            raise NoMatch("elementwise needs a single statement")
+        s = ck.body[0]
+        out = ck.tensors[s.target]
+        if out.role != "output" or out.dtype != "f32" or out.rank < 1:
+            raise NoMatch("the target must be an f32 output of rank >= 1")
+        if any(isinstance(n, N.Reduce) for n in N.walk(s.value)):
+            raise NoMatch("elementwise statements have no reductions")
+        uses: List[str] = []
+        _index_uses(s.value, uses)
+        if uses:
+            raise NoMatch("index variables used as values")
+        flat, scalar = set(), set()
+        for n in N.walk(s.value):
+            if not isinstance(n, N.Access):
+                continue
+            t = ck.tensors[n.tensor]
+            if t.role != "input":
+                raise NoMatch("only inputs can be read")
+            if not n.indices:
+                scalar.add(n.tensor)
+                continue
+            if t.dtype != "f32":
+                raise NoMatch("tensor operands must be f32")
+            if len(n.indices) != len(s.indices) or not all(_is_var(x, v) for x, v in zip(n.indices, s.indices)):
+                raise NoMatch("accesses must use the statement's own indices, in order")
+            if not all(symbolic.same(a, b) for a, b in zip(t.shape, out.shape)):
+                raise NoMatch(f"`{n.tensor}` does not have the output's shape")
+            flat.add(n.tensor)
+        total = " * ".join(_launch_expr(d) for d in out.shape)
+        return Match(self.name, bound, {"stmt": s, "flat": sorted(flat), "scalar": sorted(scalar), "total": total})
+
+    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
+        return [dict(THREADS=256, UNROLL=4), dict(THREADS=256, UNROLL=2), dict(THREADS=512, UNROLL=4),
+                dict(THREADS=128, UNROLL=8), dict(THREADS=256, UNROLL=1)]
+
+    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        p = dict(self.space(match)[0])
+        p.update(params or {})
+        T, U = int(p["THREADS"]), int(p["UNROLL"])
+        if T % 32 or not 32 <= T <= 1024 or not 1 <= U <= 16:
+            raise ValueError(f"bad elementwise parameters {p}")
+        ck = match.checked
+        info = match.info
+        s: N.Stmt = info["stmt"]
+        out = ck.tensors[s.target]
+        r = CUDARenderer()
+        em0 = _Emitter(r, ck)
+        flat = [c_name(n) for n in info["flat"]]
+        On = c_name(s.target)
+        per_block = T * U
+        L: List[str] = []
+        w = L.append
+        w(f"// @launch grid=(cdiv({info['total']}, {4 * per_block})) block=({T})")
+        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T})") + "\n{")
+        total = " * ".join(f"(long long)({em0.int_expr(d)})" for d in out.shape)
+        w(f"    const long long _un = {total};")
+        w("    const long long _unv = _un >> 2;")
+        ptrs = " | ".join(f"reinterpret_cast<unsigned long long>({n})" for n in flat + [On])
+        w(f"    const bool _uvec = (({ptrs}) & 15ull) == 0ull;")
+        w(f"    const long long _ustride = (long long)gridDim.x * {per_block};")
+        w("    long long _utail = 0;")
+        w("    if (_uvec) {")
+        w("        _utail = _unv << 2;")
+        w(f"        for (long long _ub = (long long)blockIdx.x * {per_block} + threadIdx.x; _ub < _unv; "
+          f"_ub += _ustride) {{")
+        for n in flat:
+            w(f"            float4 _ux_{n}[{U}];")
+        w("            #pragma unroll")
+        w(f"            for (int _uu = 0; _uu < {U}; ++_uu) {{")
+        w(f"                const long long _uv = _ub + (long long)_uu * {T};")
+        w("                if (_uv < _unv) {")
+        for n in flat:
+            w(f"                    _ux_{n}[_uu] = reinterpret_cast<const float4*>({n})[_uv];")
+        w("                }")
+        w("            }")
+        w("            #pragma unroll")
+        w(f"            for (int _uu = 0; _uu < {U}; ++_uu) {{")
+        w(f"                const long long _uv = _ub + (long long)_uu * {T};")
+        w("                if (_uv < _unv) {")
+        w("                    float4 _uo;")
+        for lane in "xyzw":
+            def access(e: N.Access, out_: List[str], ind: str, lane=lane) -> Optional[str]:
+                if not e.indices:
+                    return r.load(c_name(e.tensor), "0", ck.tensors[e.tensor].dtype)
+                return f"_ux_{c_name(e.tensor)}[_uu].{lane}"
+            em = _HookEmitter(ck, access=access)
+            em.counter = 1000 * ("xyzw".index(lane) + 1)
+            body: List[str] = []
+            val = em.value(s.value, body, " " * 20)
+            L.extend(body)
+            w(f"                    _uo.{lane} = {val};")
+        w(f"                    reinterpret_cast<float4*>({On})[_uv] = _uo;")
+        w("                }")
+        w("            }")
+        w("        }")
+        w("    }")
+        w(f"    for (long long _ui = _utail + (long long)blockIdx.x * {T} + threadIdx.x; _ui < _un; "
+          f"_ui += (long long)gridDim.x * {T}) {{")
+
+        def access_s(e: N.Access, out_: List[str], ind: str) -> Optional[str]:
+            if not e.indices:
+                return r.load(c_name(e.tensor), "0", ck.tensors[e.tensor].dtype)
+            return f"{c_name(e.tensor)}[_ui]"
+        em = _HookEmitter(ck, access=access_s)
+        body = []
+        val = em.value(s.value, body, " " * 8)
+        L.extend(body)
+        w(f"        {On}[_ui] = {val};")
+        w("    }")
+        w("}")
+        return _finish(ck, ["\n".join(L)], self.name, {"THREADS": T, "UNROLL": U})
+
+
+SGEMM = SgemmTemplate()
+ROWREDUCE = RowReduceTemplate()
+ELEMENTWISE = ElementwiseTemplate()
+TEMPLATES: List[Template] = [SGEMM, ROWREDUCE, ELEMENTWISE]
+
+
+def get_template(name: str) -> Template:
+    for t in TEMPLATES:
+        if t.name == name:
+            return t
+    raise KeyError(f"no CUDA template named `{name}` (known: {', '.join(t.name for t in TEMPLATES)})")
+
+
+def select_template(bound: BoundKernel, device: Optional[dict] = None) -> Optional[Tuple[Template, Match]]:
+    """The first CUDA template that matches, with its match (None when none does)."""
+    for t in TEMPLATES:
+        m = t.match(bound)
+        if m is not None:
+            return t, m
+    return None
