@@ -13,8 +13,11 @@ def register(sub) -> None:
                        description="Lower a UIR kernel to a target, build it, validate it against the reference "
                                    "interpreter on fresh random inputs and time it.")
     p.add_argument("file")
-    p.add_argument("--target", default="opencl", choices=["opencl", "cuda"],
-                   help="code generation target (cuda without a GPU: NVRTC compile check only)")
+    p.add_argument("--target", default="opencl", choices=["opencl", "cuda", "ttmetal"],
+                   help="code generation target (cuda without a GPU: NVRTC compile check only; "
+                        "ttmetal writes a standalone TT-Metalium project)")
+    p.add_argument("--cores", default="single", choices=["single", "multi"], help="ttmetal: core grid")
+    p.add_argument("--arch", default="wormhole_b0", choices=["wormhole_b0", "blackhole"], help="ttmetal: device")
     p.add_argument("--shapes", help="sizes: M=1024,N=2048 or one shape per input tensor: 1024x512,512x2048 "
                                     "(default: every size 256)")
     p.add_argument("--kernel", help="the kernel to compile when the file holds several")
@@ -70,15 +73,41 @@ def _open_device(text, target="opencl"):
         raise SystemExit(2)
 
 
-def _bind(args):
+def _bind(args, default_size=256):
     k = ir.select_kernel(ir.load_file(args.file), args.kernel)
-    shapes = args.shapes if args.shapes else {s: 256 for s in k.sizes}
+    shapes = args.shapes if args.shapes else {s: default_size for s in k.sizes}
     return ir.bind_shapes(k, shapes)
+
+
+def cmd_compile_ttmetal(args) -> int:
+    from ..codegen.ttmetal import TTMetalError, emit_ttmetal_project, syntax_check
+
+    bound = _bind(args, default_size=1024)
+    outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
+    try:
+        project = emit_ttmetal_project(bound, outdir, cores=args.cores, arch=args.arch)
+    except TTMetalError as e:
+        print(f"{args.file}: error: {e}", file=sys.stderr)
+        return 2
+    check = syntax_check(outdir)
+    if args.json:
+        print(json.dumps({"ok": check.ok, "project": project.to_json(), "syntax_check": check.to_json()
+                          if hasattr(check, "to_json") else str(check)}, indent=2))
+        return 0 if check.ok else 1
+    print(f"{bound.name}: TT-Metal project ({args.cores}-core, {args.arch}) in {outdir}")
+    for role, path in project.kernel_files.items():
+        print(f"  {role:<8} {path}  ({project.runtime_arg_counts.get(role, 0)} runtime args)")
+    print(f"  host     {project.host_file}")
+    print("  " + check.format().replace("\n", "\n  "))
+    print("  build against the SDK: cmake -S . -B build && cmake --build build (see README.md there)")
+    return 0 if check.ok else 1
 
 
 def cmd_compile(args) -> int:
     from ..pipeline import compile_bound
 
+    if args.target == "ttmetal":
+        return cmd_compile_ttmetal(args)
     bound = _bind(args)
     device = _open_device(args.device, args.target)
     outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name

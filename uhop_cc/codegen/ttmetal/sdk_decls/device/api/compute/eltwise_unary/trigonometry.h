@@ -1,0 +1,18 @@
+// uhopc sdk_decls: declarations written from public docs for syntax checking; not the SDK.
+// They declare (never define) the subset of the TT-Metalium kernel API that uhopc's generated
+// kernels use, with the signatures of tt-metal main (2026). The JIT build of the real SDK
+// compiles kernels for the RISC-V cores; this set only lets a host compiler check the syntax.
+
+#pragma once
+#include <cstdint>
+
+#include "api/compute/common.h"
+
+namespace ckernel {
+void sin_tile_init();
+template <bool is_fp32_dest_acc_en = false>
+void sin_tile(std::uint32_t idst);
+void cos_tile_init();
+template <bool is_fp32_dest_acc_en = false>
+void cos_tile(std::uint32_t idst);
+}  // namespace ckernel
