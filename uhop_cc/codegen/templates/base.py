@@ -20,8 +20,9 @@ from ..cstyle import GeneratedKernel, _Emitter, c_name
 from ..opencl import OpenCLRenderer
 
 __all__ = ["Match", "Template", "NoMatch", "TemplateEmitter", "device_kind", "max_work_group", "local_mem",
+           "compute_units",
            "launch_expr", "tree_map", "rename", "index_names", "is_uniform", "vector_safe", "reserved_clash",
-           "lanes", "vtype", "signature", "finish"]
+           "lanes", "vtype", "signature", "finish", "abi_args", "store_helper", "index_var"]
 
 
 class NoMatch(Exception):
@@ -87,6 +88,14 @@ def device_kind(fp: Optional[Mapping]) -> str:
 def max_work_group(fp: Optional[Mapping], default: int = 256) -> int:
     if fp and fp.get("max_work_group_size"):
         return int(fp["max_work_group_size"])
+    return default
+
+
+def compute_units(fp: Optional[Mapping], default: int = 80) -> int:
+    if fp:
+        for k in ("compute_units", "max_compute_units"):
+            if fp.get(k):
+                return int(fp[k])
     return default
 
 
@@ -312,3 +321,35 @@ def finish(match: Match, parts: Sequence[str], strategy: str, params: dict) -> G
         head.append(pre)
     return GeneratedKernel("opencl", "\n\n".join(head + list(parts)) + "\n", ck.name, strategy, dict(params),
                            "kernel.cl")
+
+
+def abi_args(ck: CheckedKernel) -> List[Tuple[str, str]]:
+    """(declaration, C name) of every ABI argument, without temporaries."""
+    r = OpenCLRenderer()
+    out = []
+    for p in ck.inputs:
+        if p.is_scalar:
+            out.append((f"const {r.ctype(p.dtype)} {c_name(p.name)}", c_name(p.name)))
+        else:
+            out.append((f"__global const {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
+    for p in ck.outputs:
+        out.append((f"__global {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
+    out.extend((f"const int {c_name(s)}", c_name(s)) for s in ck.sizes)
+    return out
+
+
+def store_helper(ck: CheckedKernel, s: N.Stmt, red: N.Reduce, index_vars: Sequence[str], fname: str) -> str:
+    """`void fname(<ABI args>, <index vars>, float _uacc)`: evaluates the statement with its one
+    reduction replaced by `_uacc` (the epilogue: bias, activation...) and stores the element."""
+    em = TemplateEmitter(ck, reduce=lambda e: "_uacc" if e is red else None)
+    params = [d for d, _ in abi_args(ck)] + [f"const int {c_name(v)}" for v in index_vars]
+    params.append(f"const {em.r.ctype(red.dtype)} _uacc")
+    body: List[str] = []
+    val = em.value(s.value, body, "    ")
+    out = ck.tensors[s.target]
+    flat = em.flat_index(s.target, tuple(index_var(v) for v in s.indices))
+    lines = [f"void {fname}(" + ",\n    ".join(params) + ")\n{"]
+    lines.extend(body)
+    lines.append("    " + em.r.store(c_name(s.target), flat, val, out.dtype))
+    lines.append("}")
+    return "\n".join(lines)

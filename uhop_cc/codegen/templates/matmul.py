@@ -3,39 +3,27 @@
 Matches one statement whose value holds exactly one `sum` over one variable k (with a
 range that does not depend on i, j, b) of the product of two input accesses: A indexed by
 {i, k} (either order) and B by {k, j} (either order), each optionally batched by a leading
-variable shared with C. Whatever surrounds the sum (bias, relu, scaling...) is the
-epilogue, evaluated per output element by the generic expression compiler.
+variable shared with C (a 2-D operand is shared by every batch). Whatever surrounds the
+sum (bias, relu, scaling...) is the epilogue, evaluated per output element by the generic
+expression compiler in a helper function.
 
-Schedule: a work-group computes a TM x TN tile of C with (TN/WN) x (TM/WM) work-items;
-each work-item accumulates WM x WN outputs in registers (rows strided by TM/WM, columns in
-VW-wide vectors strided by TN/WN*VW). Each TK-step of k loads an A tile (stored k-major)
-and a B tile into local memory, zero-filled outside the matrix, so any M, N, K works.
+Schedule (params): a work-group computes a TM x TN tile of C with (TN/WN) x (TM/WM)
+work-items (`reqd_work_group_size`); each work-item accumulates WM x WN outputs in
+registers, as WM rows (strided by TM/WM, or contiguous with RC=1) of WN/VW floatVW
+vectors (strided by TN/WN*VW columns). Each TK-step of k copies an A tile and a B tile
+into local memory with VL-wide vector loads when the whole tile is inside the matrices,
+element by element with zero fill otherwise, so any M, N, K works. B[j, k] tiles are
+transposed during the copy (row padding PAD); A tiles keep A's layout unless AKM=1.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from ...ir import nodes as N
 from ...ir.typed import BoundKernel
 from ..cstyle import GeneratedKernel, c_name
-from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_names, lanes, launch_expr,
-                   local_mem, max_work_group, reserved_clash, vtype)
-
-
-def _abi_args(ck):
-    """(declaration, name) of every ABI argument (no temporaries)."""
-    from ..opencl import OpenCLRenderer
-    r = OpenCLRenderer()
-    out = []
-    for p in ck.inputs:
-        if p.is_scalar:
-            out.append((f"const {r.ctype(p.dtype)} {c_name(p.name)}", c_name(p.name)))
-        else:
-            out.append((f"__global const {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
-    for p in ck.outputs:
-        out.append((f"__global {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
-    out.extend((f"const int {c_name(s)}", c_name(s)) for s in ck.sizes)
-    return out
+from .base import (Match, NoMatch, Template, TemplateEmitter, abi_args, compute_units, device_kind, finish,
+                   index_names, lanes, launch_expr, local_mem, max_work_group, reserved_clash, store_helper, vtype)
 
 
 class MatmulTemplate(Template):
@@ -134,10 +122,19 @@ class MatmulTemplate(Template):
                 out.append(p)
         if not out:
             out.append(dict(TM=8, TN=8, TK=8, WM=1, WN=1, VW=1, PAD=0))
-        # small problems: prefer the smallest tile that still covers the output reasonably
         info = match.info
         if info["M"] * info["N"] * info["batches"] < 64 * 64:
+            # tiny problems: the smallest tile wastes least
             out.sort(key=lambda p: p["TM"] * p["TN"])
+        elif kind == "GPU":
+            # too few tiles to fill the device: the largest tile that still gives a group per unit
+            def groups(p):
+                return -(-info["M"] // p["TM"]) * -(-info["N"] // p["TN"]) * info["batches"]
+            enough = [p for p in out if groups(p) * 4 >= compute_units(device_fingerprint) * 3]
+            best = (max(enough, key=lambda p: p["TM"] * p["TN"]) if enough
+                    else max(out, key=groups))
+            out.remove(best)
+            out.insert(0, best)
         return out
 
     @staticmethod
@@ -172,6 +169,12 @@ class MatmulTemplate(Template):
         LX, LY = TN // WN, TM // WM
         NT = LX * LY
         CW = WN // VW  # vector columns per work-item
+        akm = bool(int(p.get("AKM", 0)))  # A tile stored k-major even when A is [i, k]
+        rc = bool(int(p.get("RC", 0)))  # a work-item's WM rows are contiguous (else strided by TM / WM)
+
+        def rowoff(r: int) -> str:
+            return f"_uty * {WM} + {r}" if rc else f"{r * LY} + _uty"
+
         padb = pad if B["layout"] == "jk" else 0  # the only transposing copy gets padded
         TNP = TN + padb
         em = TemplateEmitter(ck)
@@ -189,7 +192,7 @@ class MatmulTemplate(Template):
         else:
             w(f"// @launch global=(cdiv({la['N']}, {TN}) * {LX}, cdiv({la['M']}, {TM}) * {LY}) local=({LX}, {LY})")
         attrs = f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))"
-        args = _abi_args(ck)
+        args = abi_args(ck)
         w(f"__kernel {attrs} void {ck.name}(" + ",\n    ".join(d for d, _ in args) + ")\n{")
         w(f"    __local float _uAs[{TK * TM}];")
         w(f"    __local float _uBs[{TK * TNP}];")
@@ -226,7 +229,10 @@ class MatmulTemplate(Template):
             if role == "A":
                 if lay == "ik":
                     rows, cols, r0, c0, rlim, clim = TM, TK, "_ui0", "_uk0", "_uM", "_ukhi"
-                    dst = lambda rr, cc: f"({rr}) * {TK} + ({cc})"
+                    if akm:  # transposed into k-major
+                        dst = lambda rr, cc: f"({cc}) * {TM} + ({rr})"
+                    else:
+                        dst = lambda rr, cc: f"({rr}) * {TK} + ({cc})"
                 else:
                     rows, cols, r0, c0, rlim, clim = TK, TM, "_uk0", "_ui0", "_ukhi", "_uM"
                     dst = lambda rr, cc: f"({rr}) * {TM} + ({cc})"
@@ -239,7 +245,7 @@ class MatmulTemplate(Template):
                     rows, cols, r0, c0, rlim, clim = TN, TK, "_uj0", "_uk0", "_uN", "_ukhi"
                     dst = lambda rr, cc: f"({cc}) * {TNP} + ({rr})"
                 arr = "_uBs"
-            straight = not (role == "B" and lay == "jk")
+            straight = not ((role == "B" and lay == "jk") or (role == "A" and lay == "ik" and akm))
             src = f"_u{role}"
             ld = f"_uld{role}"
             vl = VL
@@ -247,7 +253,7 @@ class MatmulTemplate(Template):
                 vl //= 2
             per = rows * cols // vl // NT
             cv = cols // vl
-            w(f"        if (_ufull) {{")
+            w("        if (_ufull) {")
             w(f"            for (int _ul = 0; _ul < {per}; ++_ul) {{")
             w(f"                const int _uidx = _ul * {NT} + _utid;")
             w(f"                const int _urow = _uidx / {cv}, _ucol = (_uidx % {cv}) * {vl};")
@@ -275,10 +281,10 @@ class MatmulTemplate(Template):
         w("        barrier(CLK_LOCAL_MEM_FENCE);")
         w(f"        for (int _ukk = 0; _ukk < {TK}; ++_ukk) {{")
         for r in range(WM):
-            if A["layout"] == "ik":
-                w(f"            const float _ua{r} = _uAs[({r * LY} + _uty) * {TK} + _ukk];")
+            if A["layout"] == "ik" and not akm:
+                w(f"            const float _ua{r} = _uAs[({rowoff(r)}) * {TK} + _ukk];")
             else:
-                w(f"            const float _ua{r} = _uAs[_ukk * {TM} + {r * LY} + _uty];")
+                w(f"            const float _ua{r} = _uAs[_ukk * {TM} + {rowoff(r)}];")
         for c in range(CW):
             off = f"_ukk * {TNP} + ({c * LX} + _utx) * {VW}"
             if VW == 1:
@@ -293,7 +299,7 @@ class MatmulTemplate(Template):
         w("    }")
         # ---- epilogue and stores, one helper call per element
         for r in range(WM):
-            w(f"    {{ const int _urow = _ui0 + {r * LY} + _uty;")
+            w(f"    {{ const int _urow = _ui0 + {rowoff(r)};")
             w("      if (_urow < _uM) {")
             for c in range(CW):
                 for l, v in enumerate(lanes(f"_uc{r}_{c}", VW)):
@@ -305,25 +311,9 @@ class MatmulTemplate(Template):
             w("    }")
         w("}")
         kernel = "\n".join(L)
-        return finish(match, [self._store_helper(match, args), kernel], self.name, p)
-
-    def _store_helper(self, match: Match, args) -> str:
-        info = match.info
-        ck = match.checked
-        s: N.Stmt = info["stmt"]
-        red = info["red"]
-        em = TemplateEmitter(ck, reduce=lambda e: "_uacc" if e is red else None)
-        idx = ([c_name(info["batch"])] if info["batch"] else []) + [c_name(info["i"]), c_name(info["j"])]
-        params = [d for d, _ in args] + [f"const int {v}" for v in idx] + ["const float _uacc"]
-        body: List[str] = []
-        val = em.value(s.value, body, "    ")
-        out = ck.tensors[s.target]
-        flat = em.flat_index(s.target, tuple(N.Name(v, kind="index") for v in s.indices))
-        lines = [f"void {ck.name}__ustore(" + ",\n    ".join(params) + ")\n{"]
-        lines.extend(body)
-        lines.append("    " + em.r.store(c_name(s.target), flat, val, out.dtype))
-        lines.append("}")
-        return "\n".join(lines)
+        idx = ([info["batch"]] if batch else []) + [info["i"], info["j"]]
+        helper = store_helper(ck, s, red, idx, f"{ck.name}__ustore")
+        return finish(match, [helper, kernel], self.name, p)
 
 
 TEMPLATE = MatmulTemplate()

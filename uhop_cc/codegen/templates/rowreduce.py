@@ -1,6 +1,394 @@
-from .base import Template
-class _T(Template):
+"""`rowreduce`: row-wise reduction chains (softmax, layernorm, RMS-norm, cosine...) in ONE kernel.
+
+Matches programs whose statements all iterate a shared row axis: per-row values `t[r]`
+and per-element values `t[r, c]`, where every reduction runs over one variable used
+only as the LAST index of the accesses that depend on it (contiguous in memory), its
+range not depending on the row. Per-element temporaries are never stored: they are
+substituted (recomputed) where they are read; per-row values live in registers.
+
+Schedule: a work-group of LC x RG work-items handles RG rows, LC work-items per row.
+Reductions run in passes (those independent of each other share a pass): each
+work-item folds columns lid*VW, lid*VW + LC*VW, ... on floatVW vectors (plus a scalar
+tail), then a tree reduction in local memory combines the LC partials; every work-item
+then computes the per-row values that depend on the pass. Per-element outputs are
+written by a final column loop. VW > 1 applies to loops whose body is f32 arithmetic and
+math (see `base.vector_safe`); other loops run element by element.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set, Tuple
+
+from ...ir import nodes as N
+from ...ir import symbolic
+from ...ir.typed import BoundKernel
+from ..cstyle import GeneratedKernel, c_name
+from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_names, index_var, lanes,
+                   launch_expr, max_work_group, rename, reserved_clash, signature, tree_map,
+                   vector_safe, vtype)
+
+ROW, COL, LANE = "_urow", "_ucol", "_ucoll"
+
+
+def _guarded_reduce(e: N.Expr, guarded: bool = False) -> bool:
+    """A reduction sits in a lazily evaluated position (select branch, right of and/or)."""
+    if isinstance(e, N.Reduce) and guarded:
+        return True
+    if isinstance(e, N.Call) and e.fn == "select":
+        return (_guarded_reduce(e.args[0], guarded) or _guarded_reduce(e.args[1], True)
+                or _guarded_reduce(e.args[2], True))
+    if isinstance(e, N.Binary) and e.op in ("and", "or"):
+        return _guarded_reduce(e.lhs, guarded) or _guarded_reduce(e.rhs, True)
+    return any(_guarded_reduce(c, guarded) for c in N.children(e))
+
+
+def _inner_ok(e: N.Expr, var: str) -> bool:
+    """Every access that depends on `var` has it, bare, as its last index and nowhere else."""
+    for n in N.walk(e):
+        if isinstance(n, N.Access) and n.indices:
+            dep = [var in index_names(i) for i in n.indices]
+            if not any(dep):
+                continue
+            last = n.indices[-1]
+            if not (isinstance(last, N.Name) and last.name == var) or any(dep[:-1]):
+                return False
+    return True
+
+
+def _contiguous(a: N.Access) -> bool:
+    last = a.indices[-1] if a.indices else None
+    return isinstance(last, N.Name) and last.name == COL
+
+
+class RowReduceTemplate(Template):
     name = "rowreduce"
-    def match(self, bound):
-        return None
-TEMPLATE = _T()
+
+    # ------------------------------------------------------------ match
+    def _match(self, bound: BoundKernel) -> Match:
+        ck = bound.checked
+        if reserved_clash(ck):
+            raise NoMatch("identifiers starting with `_u` are reserved")
+        rows = None
+        rowvals: List[Tuple[str, N.Expr]] = []  # per-row statements (renamed, inlined)
+        elems: List[Tuple[str, N.Expr]] = []  # per-element outputs
+        defs: Dict[str, Tuple[Tuple[str, ...], N.Expr]] = {}  # per-element tensors, substituted at uses
+        rowset: Set[str] = set()
+        row = index_var(ROW)
+
+        def inline(e: N.Expr) -> N.Expr:
+            def fn(x):
+                if isinstance(x, N.Access):
+                    if x.tensor in defs:
+                        if x.indices[0] != row:
+                            raise NoMatch(f"`{x.tensor}` must be read in the same row")
+                        lhs, val = defs[x.tensor]
+                        return rename(val, {lhs[0]: row, lhs[1]: x.indices[1]})
+                    if x.tensor in rowset and tuple(x.indices) != (row,):
+                        raise NoMatch(f"per-row `{x.tensor}` must be read at the same row")
+                return None
+            return tree_map(e, fn)
+
+        for s in ck.body:
+            info = ck.tensors[s.target]
+            if info.rank not in (1, 2):
+                raise NoMatch("statements must be per row ([R]) or per element ([R, C])")
+            if rows is None:
+                rows = info.shape[0]
+            elif not symbolic.same(rows, info.shape[0]):
+                raise NoMatch("statements must share the row axis")
+            mapping = {s.indices[0]: row}
+            if info.rank == 2:
+                mapping[s.indices[1]] = index_var(COL)
+            val = inline(rename(s.value, mapping))
+            if _guarded_reduce(val):
+                raise NoMatch("reductions under select/and/or are evaluated lazily; not fused")
+            free = {ROW, COL} if info.rank == 2 else {ROW}
+            if not index_names(val) <= free:
+                raise NoMatch("unexpected index variables")
+            if info.rank == 2 and not _inner_ok(val, COL):
+                raise NoMatch("per-element accesses must index the column last")
+            for red in (n for n in N.walk(val) if isinstance(n, N.Reduce)):
+                if len(red.vars) != 1:
+                    raise NoMatch("reductions must run over one variable")
+                v = red.vars[0]
+                if index_names(v.lo) or index_names(v.hi):
+                    raise NoMatch("reduction ranges must not depend on the row")
+                if any(isinstance(n, N.Reduce) for n in N.walk(red.body) if n is not red):
+                    raise NoMatch("nested reductions")
+                if not index_names(red.body) <= {ROW, v.name}:
+                    raise NoMatch("a reduction may only depend on the row and its own variable")
+                if not _inner_ok(red.body, v.name):
+                    raise NoMatch("reductions must run over the last axis")
+            if info.rank == 1:
+                rowvals.append((s.target, val))
+                rowset.add(s.target)
+            else:
+                defs[s.target] = ((ROW, COL), val)
+                if info.role == "output":
+                    elems.append((s.target, val))
+        # liveness over per-row values
+        outputs = {p.name for p in ck.outputs}
+
+        def rowrefs(e: N.Expr) -> Set[str]:
+            return {n.tensor for n in N.walk(e) if isinstance(n, N.Access) and n.tensor in rowset}
+
+        need: Set[str] = set()
+        for _, v in elems:
+            need |= rowrefs(v)
+        for t, v in reversed(rowvals):
+            if t in outputs or t in need:
+                need |= rowrefs(v)
+        rowvals = [(t, v) for t, v in rowvals if t in outputs or t in need]
+        # reductions (structurally deduplicated) and their passes
+        level: Dict[str, int] = {}
+        reds: Dict[N.Reduce, int] = {}
+
+        def deps(e: N.Expr) -> int:
+            return max([level[n.tensor] for n in N.walk(e) if isinstance(n, N.Access) and n.tensor in level],
+                       default=0)
+
+        def schedule(e: N.Expr) -> int:
+            lv = deps(e)
+            for red in (n for n in N.walk(e) if isinstance(n, N.Reduce)):
+                if red not in reds:
+                    reds[red] = deps(red.body) + 1
+                lv = max(lv, reds[red])
+            return lv
+
+        for t, v in rowvals:
+            level[t] = schedule(v)
+        for _, v in elems:
+            schedule(v)
+        if not reds:
+            raise NoMatch("no reduction: not a row reduction")
+        vec_loops = []
+        for red in reds:
+            body = rename(red.body, {red.vars[0].name: index_var(COL)})
+            vec_loops.append(red.dtype == "f32" and vector_safe(
+                body, {COL}, lambda a: _contiguous(a) and ck.tensors[a.tensor].dtype == "f32"))
+        for t, v in elems:
+            vec_loops.append(ck.tensors[t].dtype == "f32" and vector_safe(
+                v, {COL}, lambda a: _contiguous(a) and ck.tensors[a.tensor].dtype == "f32"))
+        R = bound.dim(rows)
+        ncols = max([bound.range_of(r.vars[0])[1] - bound.range_of(r.vars[0])[0] for r in reds]
+                    + [bound.shapes[t][1] for t, _ in elems], default=1)
+        info = {"rows": rows, "rows_launch": launch_expr(rows), "rowvals": rowvals, "elems": elems,
+                "reds": reds, "level": level, "vector": any(vec_loops), "R": R, "C": ncols}
+        return Match(self.name, bound, info)
+
+    # ------------------------------------------------------------ space
+    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
+        kind = device_kind(device_fingerprint)
+        wg = max_work_group(device_fingerprint, 256)
+        C = match.info["C"]
+        if kind == "CPU":
+            # a work-item per row (no barriers) unless there are too few rows to share out
+            cands = [dict(LC=1, RG=4, VW=16), dict(LC=4, RG=1, VW=16), dict(LC=16, RG=1, VW=16),
+                     dict(LC=1, RG=16, VW=8), dict(LC=64, RG=1, VW=4), dict(LC=8, RG=2, VW=1)]
+            if match.info["R"] < 16 and C >= 1024:
+                cands.insert(0, cands.pop(2))
+        else:
+            cands = [dict(LC=256, RG=1, VW=4), dict(LC=128, RG=1, VW=1), dict(LC=64, RG=4, VW=1),
+                     dict(LC=32, RG=8, VW=1), dict(LC=512, RG=1, VW=4), dict(LC=1024, RG=1, VW=4)]
+            if C < 2048:  # short rows: about four columns per work-item, several rows per work-group
+                lc = 32
+                while lc < 256 and lc * 8 <= C:
+                    lc *= 2
+                cands.insert(0, dict(LC=lc, RG=256 // lc, VW=1))
+        out = []
+        for p in cands:
+            if p["LC"] * p["RG"] > wg:
+                continue
+            if not match.info["vector"]:
+                p = dict(p, VW=1)
+            if p not in out:
+                out.append(p)
+        return out or [dict(LC=1, RG=1, VW=1)]
+
+    # ------------------------------------------------------------ render
+    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        p = dict(params or self.space(match)[0])
+        LC, RG, VW = int(p.get("LC", 64)), int(p.get("RG", 1)), int(p.get("VW", 1))
+        if LC < 1 or LC & (LC - 1) or RG < 1 or VW not in (1, 2, 4, 8, 16):
+            raise ValueError(f"invalid rowreduce parameters {p} (LC must be a power of two)")
+        ck = match.checked
+        info = match.info
+        reds: Dict[N.Reduce, int] = info["reds"]
+        level: Dict[str, int] = info["level"]
+        em0 = TemplateEmitter(ck)
+        r = em0.r
+        rslot = {red: n for n, red in enumerate(reds)}
+        regs = {t: f"_uv_{t}" for t, _ in info["rowvals"]}
+        rowname, colname = c_name(ROW), c_name(COL)
+
+        def row_hook(a: N.Access) -> Optional[str]:
+            return regs.get(a.tensor)
+
+        def red_hook(red: N.Reduce) -> Optional[str]:
+            return f"_ur{rslot[red]}" if red in rslot else None
+
+        def vec_hook(a: N.Access) -> Optional[str]:
+            if a.tensor in regs:
+                return regs[a.tensor]
+            if a.indices and _contiguous(a):
+                return f"vload{VW}(0, {c_name(a.tensor)} + {em0.flat_index(a.tensor, a.indices)})"
+            return None
+
+        def vec_ok(e: N.Expr, dtype: str) -> bool:
+            return VW > 1 and dtype == "f32" and vector_safe(
+                e, {COL}, lambda a: _contiguous(a) and ck.tensors[a.tensor].dtype == "f32")
+
+        def col_loop(lo: str, hi: str, ind: str, emit_vec, emit_scalar, vector: bool) -> List[str]:
+            """Columns lo..hi split over the LC work-items of the row: vectors, then the scalar tail."""
+            out = [f"{ind}{{", f"{ind}    const int _ulo = {lo}, _uhi = {hi};"]
+            tail = "_ulo"
+            if vector:
+                out.append(f"{ind}    const int _uvend = _ulo + (_uhi - _ulo) / {VW * LC} * {VW * LC};")
+                out.append(f"{ind}    for (int {colname} = _ulo + _ulid * {VW}; {colname} < _uvend; "
+                           f"{colname} += {VW * LC}) {{")
+                out.extend(emit_vec(ind + "        "))
+                out.append(f"{ind}    }}")
+                tail = "_uvend"
+            if LC == 1:
+                out.append(f"{ind}    for (int {colname} = {tail}; {colname} < _uhi; ++{colname}) {{")
+            else:
+                out.append(f"{ind}    for (int {colname} = {tail} + _ulid; {colname} < _uhi; {colname} += {LC}) {{")
+            out.extend(emit_scalar(ind + "        "))
+            out.append(f"{ind}    }}")
+            out.append(f"{ind}}}")
+            return out
+
+        L: List[str] = []
+        w = L.append
+        rows_g = info["rows_launch"] if RG == 1 else f"roundup({info['rows_launch']}, {RG})"
+        w(f"// @launch global=({LC}, {rows_g}) local=({LC}, {RG})")
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LC}, {RG}, 1)))") + "\n{")
+        if LC > 1:
+            for red, n in rslot.items():
+                w(f"    __local {r.ctype(red.dtype)} _ured{n}[{LC * RG}];")
+        w("    const int _ulid = (int)get_local_id(0);")
+        w(f"    const int _urowg = (int)get_group_id(1) * {RG} + (int)get_local_id(1);")
+        w(f"    const int _unrows = {em0.int_expr(info['rows'])};")
+        w(f"    const int {rowname} = min(_urowg, _unrows - 1);")
+        w("    const int _uactive = _urowg < _unrows;")
+        if LC > 1:
+            w(f"    const int _uslot = (int)get_local_id(1) * {LC};")
+        rowvals = info["rowvals"]
+        npass = max(list(reds.values()) + [0])
+
+        def emit_rowvals(lv: int):
+            for t, v in rowvals:
+                if level[t] != lv:
+                    continue
+                em = TemplateEmitter(ck, access=row_hook, reduce=red_hook)
+                dtype = ck.tensors[t].dtype
+                body: List[str] = []
+                val = em.value(v, body, "    ")
+                L.extend(body)
+                w(f"    const {r.ctype(dtype)} {regs[t]} = {val};")
+                if ck.tensors[t].role == "output":
+                    w("    if (_uactive && _ulid == 0) " + r.store(c_name(t), rowname, regs[t], dtype))
+
+        emit_rowvals(0)
+        for ps in range(1, npass + 1):
+            group = [red for red, lv in reds.items() if lv == ps]
+            w(f"    // pass {ps}: " + ", ".join(f"_ur{rslot[x]}" for x in group))
+            for red in group:
+                n = rslot[red]
+                w(f"    {r.ctype(red.dtype)} _us{n} = {r.identity(red.op, red.dtype)};")
+            # one column loop per distinct range
+            ranges: List[Tuple[N.Expr, N.Expr]] = []
+            for red in group:
+                key = (red.vars[0].lo, red.vars[0].hi)
+                if key not in ranges:
+                    ranges.append(key)
+            for lo, hi in ranges:
+                members = [x for x in group if (x.vars[0].lo, x.vars[0].hi) == (lo, hi)]
+                bodies = {x: rename(x.body, {x.vars[0].name: index_var(COL)}) for x in members}
+                vec = [x for x in members if vec_ok(bodies[x], x.dtype)]
+                vt = vtype("float", VW)
+                for x in vec:
+                    w(f"    {vt} _up{rslot[x]} = ({vt})({r.identity(x.op, x.dtype)});")
+
+                def emit_vec(ind, members=members, bodies=bodies, vec=vec):
+                    out: List[str] = []
+                    em = TemplateEmitter(ck, access=vec_hook, vector=VW, varying={COL})
+                    ems = TemplateEmitter(ck, access=row_hook)
+                    for x in members:
+                        nx = rslot[x]
+                        if x in vec:
+                            val = em.value(bodies[x], out, ind)
+                            out.append(ind + r.combine(x.op, x.dtype, f"_up{nx}", val))
+                        else:  # this reduction is not vectorisable: lanes one by one
+                            out.append(f"{ind}for (int _ulane = 0; _ulane < {VW}; ++_ulane) {{")
+                            out.append(f"{ind}    const int {c_name(LANE)} = {colname} + _ulane;")
+                            sub = rename(bodies[x], {COL: index_var(LANE)})
+                            inner: List[str] = []
+                            val = ems.value(sub, inner, ind + "    ")
+                            out.extend(inner)
+                            out.append(ind + "    " + r.combine(x.op, x.dtype, f"_us{nx}", val))
+                            out.append(f"{ind}}}")
+                    return out
+
+                def emit_scalar(ind, members=members, bodies=bodies):
+                    out: List[str] = []
+                    em = TemplateEmitter(ck, access=row_hook)
+                    for x in members:
+                        val = em.value(bodies[x], out, ind)
+                        out.append(ind + r.combine(x.op, x.dtype, f"_us{rslot[x]}", val))
+                    return out
+
+                L.extend(col_loop(em0.int_expr(lo), em0.int_expr(hi), "    ", emit_vec, emit_scalar, bool(vec)))
+                for x in vec:
+                    nx = rslot[x]
+                    for lane in lanes(f"_up{nx}", VW):
+                        w("    " + r.combine(x.op, x.dtype, f"_us{nx}", lane))
+            # combine the LC partials of each row
+            if LC > 1:
+                for red in group:
+                    w(f"    _ured{rslot[red]}[_uslot + _ulid] = _us{rslot[red]};")
+                w("    barrier(CLK_LOCAL_MEM_FENCE);")
+                s = LC // 2
+                while s >= 1:
+                    w(f"    if (_ulid < {s}) {{")
+                    for red in group:
+                        buf = f"_ured{rslot[red]}"
+                        w("        " + r.combine(red.op, red.dtype, f"{buf}[_uslot + _ulid]",
+                                                 f"{buf}[_uslot + _ulid + {s}]"))
+                    w("    }")
+                    w("    barrier(CLK_LOCAL_MEM_FENCE);")
+                    s //= 2
+                for red in group:
+                    w(f"    const {r.ctype(red.dtype)} _ur{rslot[red]} = _ured{rslot[red]}[_uslot];")
+            else:
+                for red in group:
+                    w(f"    const {r.ctype(red.dtype)} _ur{rslot[red]} = _us{rslot[red]};")
+            emit_rowvals(ps)
+        # per-element outputs
+        if info["elems"]:
+            w("    if (_uactive) {")
+            for t, v in info["elems"]:
+                dtype = ck.tensors[t].dtype
+                dims = ck.tensors[t].shape
+                flat = em0.flat_index(t, (index_var(ROW), index_var(COL)))
+
+                def emit_vec(ind, v=v, t=t, flat=flat):
+                    out: List[str] = []
+                    em = TemplateEmitter(ck, access=vec_hook, reduce=red_hook, vector=VW, varying={COL})
+                    val = em.value(v, out, ind)
+                    out.append(f"{ind}vstore{VW}({val}, 0, {c_name(t)} + {flat});")
+                    return out
+
+                def emit_scalar(ind, v=v, t=t, flat=flat, dtype=dtype):
+                    out: List[str] = []
+                    em = TemplateEmitter(ck, access=row_hook, reduce=red_hook)
+                    val = em.value(v, out, ind)
+                    out.append(ind + r.store(c_name(t), flat, val, dtype))
+                    return out
+
+                L.extend(col_loop("0", em0.int_expr(dims[1]), "        ", emit_vec, emit_scalar, vec_ok(v, dtype)))
+            w("    }")
+        w("}")
+        return finish(match, ["\n".join(L)], self.name, {"LC": LC, "RG": RG, "VW": VW})
+
+
+TEMPLATE = RowReduceTemplate()
