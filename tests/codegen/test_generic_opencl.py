@@ -74,7 +74,7 @@ kernel mixed(A: f64[N], H: f16[N], I: i32[N]) -> (X: f64[N], Y: f16[N], Z: i32[N
 @pytest.mark.opencl
 def test_reserved_names_are_mangled(device):
     text = """
-kernel half(int: f32[N], float: f32[N]) -> (double: f32[N]) {
+kernel halves(int: f32[N], float: f32[N]) -> (double: f32[N]) {
     exp[i] = int[i] + float[i]
     double[i] = exp[i] * 2.0
 }

@@ -183,3 +183,9 @@ def test_index_division_needs_nonnegative_dividend():
 def test_and_guards_its_right_side():
     text = "kernel f(X: f32[N]) -> (Y: f32[N]) {\n  Y[i] = select(i > 0 and X[i - 1] > 0.0, 1.0, 0.0)\n}"
     assert ir.bind_shapes(ir.load(text)[0], "N=4").shapes["Y"] == (4,)
+
+
+def test_reserved_kernel_name():
+    d = diag("kernel mix(X: f32[N]) -> (Y: f32[N]) {\n  Y[i] = X[i]\n}")
+    assert "kernel name `mix` clashes with a C/OpenCL/CUDA keyword or built-in" in d.message
+    assert (d.loc.line, d.loc.col) == (1, 1)

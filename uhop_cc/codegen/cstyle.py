@@ -17,16 +17,7 @@ from typing import Dict, List, Optional, Tuple
 from ..ir import nodes as N
 from ..ir.typed import CheckedKernel
 
-# Words that cannot be used as C identifiers in either dialect.
-RESERVED = frozenset("""
-auto break case char const continue default do double else enum extern float for goto if inline int long
-register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
-bool half size_t ptrdiff_t uint uchar ushort ulong kernel global local constant private read_only write_only
-image2d_t sampler_t event_t exp log sqrt rsqrt fabs abs sin cos tanh floor ceil pow fmax fmin max min fmod
-select clamp mix sign dot true false NULL INFINITY NAN barrier get_global_id get_local_id get_group_id
-threadIdx blockIdx blockDim gridDim warpSize dim3 new delete this class template typename namespace using
-vload_half vstore_half
-""".split())
+from ..ir.reserved import RESERVED
 
 IDENTITY = {"sum": "0", "prod": "1"}
 

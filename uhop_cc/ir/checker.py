@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Tuple
 from . import nodes as N
 from . import printer, symbolic
 from .errors import SourceText, UirError
+from .reserved import RESERVED
 from .typed import DTYPES, FLOAT_DTYPES, CheckedKernel, TensorInfo
 
 UNARY_FLOAT = ("exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "floor", "ceil")
@@ -453,6 +454,9 @@ def check_program(program: N.Program, src: SourceText) -> Tuple[CheckedKernel, .
     seen: Dict[str, N.Loc] = {}
     out = []
     for k in program.kernels:
+        if k.name in RESERVED or k.name.startswith("_u"):
+            raise src.error(f"kernel name `{k.name}` clashes with a C/OpenCL/CUDA keyword or built-in", k.loc,
+                            f"rename it, e.g. `{k.name}_kernel`")
         if k.name in seen:
             raise src.error(f"duplicate kernel `{k.name}`", k.loc, f"first defined at line {seen[k.name].line}")
         seen[k.name] = k.loc
