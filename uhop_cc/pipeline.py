@@ -42,6 +42,7 @@ class CompileResult:
     compile_only: bool = False  # CUDA without a GPU: NVRTC compiled it, nothing ran
     program: Any = None  # the built program, for callers that keep running it
     stages: tuple = ()
+    ai: Optional[Dict[str, Any]] = None  # uhop_cc.ai.loop.AiOutcome.to_json() when compiled with ai=...
 
     @property
     def gflops(self) -> Optional[float]:
@@ -66,7 +67,7 @@ class CompileResult:
             "flops": self.spec.flops, "bytes_min": self.spec.bytes_min,
             "gflops": self.gflops, "gbps": self.gbps,
             "build": self.build, "validation": self.validation, "timing": self.timing, "roofline": self.roofline,
-            "attempts": [a.to_json() for a in self.attempts],
+            "attempts": [a.to_json() for a in self.attempts], "ai": self.ai,
         }
 
     def summary(self) -> str:
@@ -103,19 +104,27 @@ class CompileResult:
             lines.append(f"  note       {self.reason}")
         if not self.ok:
             lines.append(f"  error      {self.reason}")
+        if self.ai:
+            lines.append(f"  ai         {self.ai['summary']}")
         if self.outdir:
             lines.append(f"  wrote      {self.outdir}")
         return "\n".join(lines)
 
 
 def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[Dict[str, Any]],
-               hardware: Optional[Dict[str, Any]], notes: Optional[List[Attempt]] = None) -> List[GeneratedKernel]:
+               hardware: Optional[Dict[str, Any]], notes: Optional[List[Attempt]] = None,
+               use_cache: bool = True) -> List[GeneratedKernel]:
     """Kernels to try, best first: the matching template (unless 'generic'), then the generic lowering.
 
     A template that raises while matching or rendering is a bug in that template, not in the
     user's program: it is recorded in `notes` and the generic lowering still runs."""
     out: List[GeneratedKernel] = []
     notes = notes if notes is not None else []
+    if use_cache and strategy == "auto":  # the best LLM kernel archived for this device and shape, re-validated
+        from .dataset.cache import cached_candidate
+        hit = cached_candidate(bound, target, hardware)
+        if hit is not None:
+            out.append(hit)
     if strategy != "generic":
         try:
             if target == "cuda":
@@ -147,7 +156,8 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
 def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, strategy: str = "auto",
                   params: Optional[Dict[str, Any]] = None, validate: bool = True, time: bool = True,
                   outdir: Optional[Path] = None, emit_host: bool = False, time_budget_s: float = 2.0,
-                  roofline: bool = False, progress=None) -> CompileResult:
+                  roofline: bool = False, progress=None, ai: Optional[Dict[str, Any]] = None,
+                  use_cache: bool = True) -> CompileResult:
     from .verify.validate import validate as run_validation
 
     say = progress or (lambda msg: None)
@@ -157,7 +167,7 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
     if target == "cuda" and device is None:
         from .runtime.cuda import cuda_available
         if not cuda_available():
-            return compile_only_cuda(bound, strategy, params, outdir, emit_host, say)
+            return compile_only_cuda(bound, strategy, params, outdir, emit_host, say, ai)
     if device is None:
         if target == "cuda":
             from .runtime.cuda import CUDADevice
@@ -168,7 +178,7 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
     hardware = device.fingerprint()
     spec = build_spec(bound, hardware)
     result = CompileResult(spec, None, False)
-    for kernel in candidates(bound, target, strategy, params, hardware, result.attempts):
+    for kernel in candidates(bound, target, strategy, params, hardware, result.attempts, use_cache):
         attempt = Attempt(kernel.strategy, dict(kernel.params), "ok")
         result.attempts.append(attempt)
         try:
@@ -210,6 +220,12 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
                 result.roofline = _roofline(device, spec, result.timing["median_s"])
         finally:
             prepared.release()
+    if ai is not None:
+        from .ai.loop import apply_outcome, improve
+        say("asking the LLM for faster kernels")
+        outcome = improve(bound, target=target, device=device, baseline=result, progress=progress, **ai)
+        result = apply_outcome(result, outcome, device, bound)
+        say(outcome.summary)
     if outdir is not None:
         result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
     return result
@@ -227,7 +243,7 @@ def _time(prepared, budget_s: float, target: str = "opencl"):
         return time_launch(prepared, budget_s=budget_s)
 
 
-def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_host, say) -> CompileResult:
+def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_host, say, ai=None) -> CompileResult:
     """No GPU: generate and compile with NVRTC (a real compile check), run nothing."""
     from .runtime.cuda import nvrtc_compile
     spec = build_spec(bound, {"name": "none (NVRTC compile check only)"})
@@ -249,6 +265,10 @@ def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_ho
             continue
         result.ok, result.reason = True, "compiled with NVRTC only: no CUDA device to validate or time on"
         break
+    if ai is not None:
+        from .ai.loop import apply_outcome, improve
+        outcome = improve(bound, target="cuda", device=None, baseline=result, progress=say, **ai)
+        result = apply_outcome(result, outcome, None, bound)
     if outdir is not None:
         result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
     return result

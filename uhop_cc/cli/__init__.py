@@ -6,9 +6,9 @@ import sys
 from typing import List, Optional
 
 from ..ir import UirError
-from . import backend, frontend
+from . import ai, backend, frontend
 
-COMMANDS = (frontend, backend)
+COMMANDS = (frontend, backend, ai)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("--no-roofline", action="store_true",
                    help="skip measuring the device's peaks for the roofline fraction")
     p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
+    from . import ai as ai_cli
+    ai_cli.add_compile_arguments(p)
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("spec", help="print the KernelSpec of a kernel as JSON",
@@ -105,9 +107,16 @@ def cmd_compile_ttmetal(args) -> int:
 
 def cmd_compile(args) -> int:
     from ..pipeline import compile_bound
+    from . import ai as ai_cli
 
+    ai_opts = ai_cli.compile_options(args)  # None without --ai; exits 2 with one line when a key is missing
     if args.target == "ttmetal":
-        return cmd_compile_ttmetal(args)
+        rc = cmd_compile_ttmetal(args)
+        if ai_opts is not None:
+            from ..ai.loop import improve
+            print(improve(_bind(args, default_size=1024), target="ttmetal", device=None, baseline=None,
+                          **ai_opts).summary)
+        return rc
     bound = _bind(args)
     device = _open_device(args.device, args.target)
     outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
@@ -116,7 +125,7 @@ def cmd_compile(args) -> int:
     result = compile_bound(bound, target=args.target, device=device, strategy=args.strategy,
                            validate=not args.no_validate, time=not args.no_time, outdir=outdir,
                            emit_host=args.emit_host, roofline=not (args.no_roofline or args.no_time),
-                           progress=say)
+                           progress=say, ai=ai_opts, use_cache=not args.no_cache)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

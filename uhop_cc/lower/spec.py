@@ -134,7 +134,7 @@ def build_spec(b: BoundKernel, hardware: Optional[Dict[str, object]] = None,
     sc = dict(constraints or {})
     if hw:
         sc.setdefault("max_work_group_size", hw.get("max_work_group_size"))
-        sc.setdefault("local_mem_bytes", hw.get("local_mem_size"))
+        sc.setdefault("local_mem_bytes", hw.get("local_mem_bytes", hw.get("local_mem_size")))
     return KernelSpec(
         name=ck.name, source_file=ck.filename, uir=printer.kernel(ck.kernel), sizes=dict(b.sizes),
         scalars=tuple(ck.scalars.items()), inputs=inputs, outputs=outputs, temps=temps, abi=abi(b),

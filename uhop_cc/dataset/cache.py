@@ -1,0 +1,145 @@
+"""The best-kernel cache: the fastest passing LLM kernel per (UIR hash, target, device, shape).
+
+    hit = lookup(uir_hash(bound), "opencl", device.name, bound.sizes)
+    if hit: kernel = hit.generated()        # a GeneratedKernel, strategy 'ai'
+
+`pipeline.candidates` puts the cached kernel first; it is re-validated like any other
+candidate, so a stale entry costs one failed attempt, never a wrong result. The entries live
+in the dataset's index.sqlite (table best_kernels).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Union
+
+from .records import Scrubber, sha256
+from .store import DatasetStore, sizes_key
+
+__all__ = ["CachedKernel", "uir_hash", "lookup", "store", "invalidate", "cached_candidate"]
+
+
+@dataclass(frozen=True)
+class CachedKernel:
+    uir_hash: str
+    target: str
+    device: str
+    sizes: Dict[str, int]
+    kernel: str
+    entry: str
+    file_name: str
+    source: str
+    source_hash: str
+    median_s: Optional[float]
+    baseline_s: Optional[float]
+    speedup: Optional[float]
+    attempt_id: Optional[str]
+    provider: Optional[str]
+    model: Optional[str]
+    created: str
+
+    def generated(self):
+        """The cached kernel as a GeneratedKernel (strategy 'ai'), ready to be a pipeline candidate."""
+        from ..codegen import GeneratedKernel
+        params: Dict[str, Any] = {"cached": True}
+        if self.attempt_id:
+            params["attempt"] = self.attempt_id
+        if self.model:
+            params["model"] = self.model
+        return GeneratedKernel(self.target, self.source, self.entry, "ai", params, self.file_name)
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def uir_hash(program: Any) -> str:
+    """sha256 of the canonical (printed) UIR of a BoundKernel or CheckedKernel; of the text itself for a str."""
+    from ..ir import printer
+    checked = getattr(program, "checked", program)
+    if hasattr(checked, "kernel") and not isinstance(checked, str):
+        return sha256(printer.kernel(checked.kernel))
+    return sha256(str(program))
+
+
+def _store(dataset_dir) -> DatasetStore:
+    return DatasetStore(dataset_dir)
+
+
+def lookup(uir_hash: str, target: str, device_name: str, sizes: Mapping[str, int], *,
+           dataset_dir: Optional[Union[str, Path]] = None) -> Optional[CachedKernel]:
+    st = _store(dataset_dir)
+    if not st.db_path.exists():
+        return None
+    con = st.connect()
+    try:
+        r = con.execute("SELECT * FROM best_kernels WHERE uir_hash = ? AND target = ? AND device = ? AND sizes = ?",
+                        (uir_hash, target, device_name or "", sizes_key(sizes))).fetchone()
+    finally:
+        con.close()
+    if r is None:
+        return None
+    d = dict(r)
+    import json
+    d["sizes"] = json.loads(d["sizes"])
+    return CachedKernel(**d)
+
+
+def store(uir_hash: str, target: str, device_name: str, sizes: Mapping[str, int], source: str, *, kernel: str,
+          entry: Optional[str] = None, file_name: Optional[str] = None, median_s: Optional[float] = None,
+          baseline_s: Optional[float] = None, speedup: Optional[float] = None, attempt_id: Optional[str] = None,
+          provider: Optional[str] = None, model: Optional[str] = None,
+          dataset_dir: Optional[Union[str, Path]] = None) -> bool:
+    """Keep `source` as the best kernel unless a faster one is already cached. True when stored."""
+    scrub = Scrubber()
+    source = scrub.text(source)
+    st = _store(dataset_dir)
+    con = st.connect()
+    key = (uir_hash, target, device_name or "", sizes_key(sizes))
+    try:
+        with con:
+            old = con.execute("SELECT median_s FROM best_kernels WHERE uir_hash = ? AND target = ? AND device = ? "
+                              "AND sizes = ?", key).fetchone()
+            if old is not None and old["median_s"] is not None and median_s is not None \
+                    and old["median_s"] <= median_s:
+                return False
+            con.execute(
+                "INSERT OR REPLACE INTO best_kernels (uir_hash, target, device, sizes, kernel, entry, file_name, "
+                "source, source_hash, median_s, baseline_s, speedup, attempt_id, provider, model, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*key, kernel, entry or kernel, file_name or ("kernel.cu" if target == "cuda" else "kernel.cl"),
+                 source, sha256(source), median_s, baseline_s, speedup, attempt_id, provider, model,
+                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+    finally:
+        con.close()
+    return True
+
+
+def invalidate(uir_hash: str, target: str, device_name: str, sizes: Mapping[str, int], *,
+               dataset_dir: Optional[Union[str, Path]] = None) -> bool:
+    """Drop a cache entry (e.g. when it no longer validates on this driver). True when one was dropped."""
+    st = _store(dataset_dir)
+    if not st.db_path.exists():
+        return False
+    con = st.connect()
+    try:
+        with con:
+            cur = con.execute("DELETE FROM best_kernels WHERE uir_hash = ? AND target = ? AND device = ? AND sizes = ?",
+                              (uir_hash, target, device_name or "", sizes_key(sizes)))
+            return cur.rowcount > 0
+    finally:
+        con.close()
+
+
+def cached_candidate(bound, target: str, hardware: Optional[Mapping[str, Any]], *,
+                     dataset_dir: Optional[Union[str, Path]] = None):
+    """The cached GeneratedKernel for this bound kernel on this device, or None. Never raises
+    (a broken or locked dataset means no cache hit); UHOP_NO_CACHE=1 turns the cache off."""
+    if os.environ.get("UHOP_NO_CACHE", "").strip() not in ("", "0") or not hardware or not hardware.get("name"):
+        return None
+    try:
+        hit = lookup(uir_hash(bound), target, str(hardware["name"]), bound.sizes, dataset_dir=dataset_dir)
+        return hit.generated() if hit is not None else None
+    except Exception:  # noqa: BLE001
+        return None
