@@ -7,7 +7,7 @@ validate; every attempt is recorded in the report, so nothing is lost silently.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -142,8 +142,14 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
                 if m is None:
                     continue
                 chosen = dict(t.space(m, hardware)[0])
+                tuned = _tuned(bound, target, hardware, t.name) if use_cache and not params else None
+                if tuned is not None:
+                    chosen = dict(tuned.params)
                 chosen.update(params or {})
-                out.append(t.render(m, chosen))
+                kernel = t.render(m, chosen)
+                if tuned is not None:
+                    kernel = replace(kernel, params=dict(kernel.params, tuned=True))
+                out.append(kernel)
             except Exception as e:  # noqa: BLE001 - recorded, then the generic lowering runs
                 notes.append(Attempt(t.name, dict(params or {}), "template_error", f"{type(e).__name__}: {e}"))
             break
@@ -151,6 +157,15 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
             raise ValueError(f"strategy `{strategy}` does not apply to kernel `{bound.name}`")
     out.append(renderer(target).generic(bound.checked))
     return out
+
+
+def _tuned(bound: BoundKernel, target: str, hardware: Optional[Dict[str, Any]], template: str):
+    """The schedule `uhopc tune` cached for this device, kernel and shape, if it is for this template."""
+    if not hardware:
+        return None
+    from .tune.cache import lookup
+    hit = lookup(str(hardware.get("name", "")), target, bound)
+    return hit if hit is not None and hit.template == template else None
 
 
 def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, strategy: str = "auto",
