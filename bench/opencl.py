@@ -115,6 +115,31 @@ class CLBlast:
         return run, check
 
 
+def run_case(case, device, clblast=None):
+    """One case: uhopc's pick, the generic lowering, NumPy, and CLBlast for matmul; medians in seconds."""
+    path, sizes = CASES[case]
+    k = ir.load_file(ROOT / path)[0]
+    bound = ir.bind_shapes(k, sizes)
+    print(f"[{case}] compiling...", file=sys.stderr, flush=True)
+    best = compile_bound(bound, device=device, strategy="auto", time_budget_s=4.0)
+    generic = compile_bound(bound, device=device, strategy="generic", validate=case.startswith(("relu",)),
+                            time_budget_s=4.0)
+    spec = best.spec
+    inputs = interpreter.random_inputs(bound, seed=0)
+    np_s = median_time(numpy_baseline(case, inputs))
+    row = {"case": case, "category": spec.category, "sizes": sizes, "flops": spec.flops,
+           "bytes": spec.bytes_min, "strategy": best.kernel.strategy if best.kernel else None,
+           "params": best.kernel.params if best.kernel else None, "valid": best.ok,
+           "uhopc_s": best.timing["median_s"] if best.timing else None,
+           "generic_s": generic.timing["median_s"] if generic.timing else None, "numpy_s": np_s}
+    if clblast and case.startswith("matmul"):
+        run, check = clblast.sgemm_timer(device, inputs["A"], inputs["B"])
+        row["clblast_s"] = median_time(run)
+        ref = inputs["A"].astype(np.float64) @ inputs["B"].astype(np.float64)
+        row["clblast_max_abs_err"] = float(np.abs(check() - ref).max())
+    return row
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller set of cases")
@@ -133,26 +158,7 @@ def main():
     print(f"device: {device.name}   numpy {np.__version__}   CLBlast: {'yes' if clblast else 'not installed'}",
           flush=True)
     for case in names:
-        path, sizes = CASES[case]
-        k = ir.load_file(ROOT / path)[0]
-        bound = ir.bind_shapes(k, sizes)
-        print(f"[{case}] compiling...", file=sys.stderr, flush=True)
-        best = compile_bound(bound, device=device, strategy="auto", time_budget_s=4.0)
-        generic = compile_bound(bound, device=device, strategy="generic", validate=case.startswith(("relu",)),
-                                time_budget_s=4.0)
-        spec = best.spec
-        inputs = interpreter.random_inputs(bound, seed=0)
-        np_s = median_time(numpy_baseline(case, inputs))
-        row = {"case": case, "category": spec.category, "sizes": sizes, "flops": spec.flops,
-               "bytes": spec.bytes_min, "strategy": best.kernel.strategy if best.kernel else None,
-               "params": best.kernel.params if best.kernel else None, "valid": best.ok,
-               "uhopc_s": best.timing["median_s"] if best.timing else None,
-               "generic_s": generic.timing["median_s"] if generic.timing else None, "numpy_s": np_s}
-        if clblast and case.startswith("matmul"):
-            run, check = clblast.sgemm_timer(device, inputs["A"], inputs["B"])
-            row["clblast_s"] = median_time(run)
-            ref = inputs["A"].astype(np.float64) @ inputs["B"].astype(np.float64)
-            row["clblast_max_abs_err"] = float(np.abs(check() - ref).max())
+        row = run_case(case, device, clblast)
         rows.append(row)
         print(_line(row), flush=True)
 
