@@ -98,7 +98,7 @@ def test_f16_storage_and_helpers_only_when_used():
 
 
 def test_reserved_names_are_mangled():
-    k = ir.load("kernel half(int: f32[N], float: f32[N]) -> (double: f32[N]) {\n"
+    k = ir.load("kernel halves(int: f32[N], float: f32[N]) -> (double: f32[N]) {\n"
                 "    exp[i] = int[i] + float[i]\n    double[i] = exp[i] * 2.0\n}")[0]
     src = CUDARenderer().generic(k).source
     assert "const float* __restrict__ int_" in src and "float* __restrict__ exp_" in src
