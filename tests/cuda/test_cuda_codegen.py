@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from conftest import requires_nvrtc
+from cuda_support import requires_nvrtc
 from strategies import programs
 from uhop_cc import ir
 from uhop_cc.codegen.cuda import F16_HELPERS, CUDARenderer

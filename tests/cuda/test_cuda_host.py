@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import nvcc_unavailable_reason
+from cuda_support import nvcc_unavailable_reason
 from uhop_cc import ir
 from uhop_cc.codegen.cuda import CUDARenderer
 from uhop_cc.codegen.cuda_templates import select_template

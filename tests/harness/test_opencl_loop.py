@@ -139,9 +139,11 @@ def test_cache_flush(opencl_device, kernels):
         flushed = nt.opencl_run([(kernels.relu, (RELU_N,))], flush=True, flush_bytes=flush_bytes, mode=mode, **kw)
         assert flushed.flush_bytes == flush_bytes
         assert flushed.flushes == 1 + 9 and len(flushed.flush_s) == 9 and min(flushed.flush_s) > 0
-        # the fill is excluded from the kernel's time, yet the kernel now reads from memory
-        assert np.median(flushed.flush_s) > flushed.summary["median_s"]
-        assert flushed.summary["median_s"] > plain.summary["median_s"]
+        # the fill is excluded from the kernel's time, yet on a CPU the kernel now reads from memory
+        # (a GPU's L2 and write-back policy make the slowdown device-specific: not asserted there)
+        if "CPU" in str(opencl_device.fingerprint().get("device_type", "")).upper():
+            assert np.median(flushed.flush_s) > flushed.summary["median_s"]
+            assert flushed.summary["median_s"] > plain.summary["median_s"]
     # a scratch buffer given by the caller
     import pyopencl as cl
     scratch = cl.Buffer(opencl_device.context, cl.mem_flags.READ_WRITE, 8 << 20)

@@ -181,7 +181,10 @@ def test_reading_the_output_before_writing_it_fails(opencl_device):
     r = check(opencl_device, AXPY_UIR, src, {"N": 64})
     assert not r.ok and r.reason.endswith("(failed with seeds 1, 2 of 1, 2)")
     assert "64 of 64 elements differ; first at (0): got nan" in r.reason
-    assert "64 are NaNs computed from the poison: the kernel reads Z before writing it?" in r.reason
+    # CPUs keep the poison's NaN payload through arithmetic, so the cause can be named; GPUs
+    # return a canonical NaN, and the report then says only that the values differ
+    if "CPU" in str(opencl_device.fingerprint().get("device_type", "")).upper():
+        assert "64 are NaNs computed from the poison: the kernel reads Z before writing it?" in r.reason
     assert r.outputs["Z"].unwritten == 0 and r.outputs["Z"].nan_count == 64
 
 
