@@ -65,15 +65,18 @@ def cpu_part(quick: bool):
     return {"device": device.fingerprint(), "peaks": peaks, "rows": rows}, checks
 
 
-def gpu_part(quick: bool):
-    from uhop_cc.runtime.cuda import cuda_available
-    if not cuda_available():
-        return None, []
-    cuda = _load("cuda")
-    with tempfile.TemporaryDirectory() as d:
-        out = Path(d) / "cuda.json"
-        cuda.main((["--quick"] if quick else []) + ["--out", str(out)])
-        data = json.loads(out.read_text())
+def gpu_part(quick: bool, cuda_json=None):
+    if cuda_json:
+        data = json.loads(Path(cuda_json).read_text())
+    else:
+        from uhop_cc.runtime.cuda import cuda_available
+        if not cuda_available():
+            return None, []
+        cuda = _load("cuda")
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "cuda.json"
+            cuda.main((["--quick"] if quick else []) + ["--out", str(out)])
+            data = json.loads(out.read_text())
     checks = []
     for case, field, target in GPU_TARGETS:
         entry = next((c for c in data["cases"] if c["case"] == case), None)
@@ -127,11 +130,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--cuda-json", help="read the GPU part from a bench/cuda.py result instead of running it")
     ap.add_argument("--out", default=str(ROOT / "bench/results/anchors.json"))
     ap.add_argument("--plot", default=str(ROOT / "bench/results/roofline.png"))
     args = ap.parse_args(argv)
     cpu, checks = (None, []) if args.no_cpu else cpu_part(args.quick)
-    gpu, gchecks = gpu_part(args.quick)
+    gpu, gchecks = gpu_part(args.quick, args.cuda_json)
     checks += gchecks
     print("\ntargets (ratio = baseline time / uhopc time):")
     for c in checks:
