@@ -39,6 +39,7 @@ class CompileResult:
     attempts: List[Attempt] = field(default_factory=list)
     outdir: Optional[Path] = None
     roofline: Optional[Dict[str, Any]] = None
+    analysis: Optional[Dict[str, Any]] = None
     compile_only: bool = False  # CUDA without a GPU: NVRTC compiled it, nothing ran
     program: Any = None  # the built program, for callers that keep running it
     stages: tuple = ()
@@ -67,6 +68,7 @@ class CompileResult:
             "flops": self.spec.flops, "bytes_min": self.spec.bytes_min,
             "gflops": self.gflops, "gbps": self.gbps,
             "build": self.build, "validation": self.validation, "timing": self.timing, "roofline": self.roofline,
+            "analysis": self.analysis,
             "attempts": [a.to_json() for a in self.attempts], "ai": self.ai,
         }
 
@@ -80,6 +82,18 @@ class CompileResult:
         for a in self.attempts:
             if a.status != "ok":
                 lines.append(f"  fallback   {a.strategy}: {a.status}: {a.reason}")
+        if self.analysis is not None:
+            a = self.analysis
+            res, sync, mem = a.get("resources") or {}, a.get("sync") or {}, a.get("memory") or {}
+            notes = [f"{a.get('errors', 0)} errors", f"{a.get('warnings', 0)} warnings",
+                     f"~{res.get('registers_estimate', '?')} registers"]
+            if res.get("local_mem_bytes"):
+                notes.append(f"{res['local_mem_bytes']} B local memory")
+            if sync.get("barriers"):
+                notes.append(f"{sync['barriers']} barriers")
+            if mem.get("vector_loads"):
+                notes.append(f"{mem['vector_loads']} vector loads")
+            lines.append(f"  analysis   " + ", ".join(notes))
         if self.validation is not None:
             v = self.validation
             if v.get("ok"):
@@ -201,6 +215,14 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
         except LaunchError as e:
             attempt.status, attempt.reason = "launch_error", str(e)
             continue
+        report = _analyze(kernel, target, spec)
+        if report is not None:
+            result.analysis = report.to_json()
+            if not report.ok:
+                first = report.errors[0]
+                attempt.status, attempt.reason = "analysis_rejected", f"line {first.line}: {first.message}"
+                result.reason = f"{kernel.strategy} kernel rejected by the static analyzer"
+                continue
         say(f"building {kernel.strategy} kernel")
         build = device.build(kernel.source)
         result.kernel, result.build = kernel, build.to_json()
@@ -244,6 +266,15 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
     if outdir is not None:
         result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
     return result
+
+
+def _analyze(kernel: GeneratedKernel, target: str, spec: KernelSpec):
+    """The C++ static analyzer's report (None when the native module lacks it)."""
+    try:
+        from .analyze import analyze
+        return analyze(kernel.source, target, spec)
+    except ImportError:
+        return None
 
 
 def _time(prepared, budget_s: float, target: str = "opencl"):
