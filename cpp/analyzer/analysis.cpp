@@ -105,10 +105,28 @@ bool Ctx::same_text(int32_t a, int32_t b) const {
     for (uint32_t i = 0; i < x.te - x.tb; ++i) {
         const Token& s = lx.toks[x.tb + i];
         const Token& t = lx.toks[y.tb + i];
-        if (s.kind != t.kind || s.len != t.len) return false;
-        if (src.compare(s.off, s.len, src.substr(t.off, t.len)) != 0) return false;
+        if (s.kind != t.kind) return false;
+        if (s.kind == TK::Ident) {
+            if (s.sym != t.sym) return false;  // interned: same symbol, same text
+        } else if (s.kind == TK::Punct) {
+            if (s.code != t.code) return false;
+        } else if (s.len != t.len || src.compare(s.off, s.len, src.substr(t.off, t.len)) != 0) {
+            return false;
+        }
     }
     return true;
+}
+
+uint64_t Ctx::text_hash(int32_t e) const {
+    if (e < 0) return 0;
+    const Expr& x = ast.exprs[e];
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (x.te - x.tb);
+    for (uint32_t i = x.tb; i < x.te; ++i) {
+        const Token& t = lx.toks[i];
+        uint64_t v = t.kind == TK::Ident ? t.sym : t.kind == TK::Punct ? t.code : t.len;
+        h = (h ^ (v + (static_cast<uint64_t>(t.kind) << 32))) * 0x100000001b3ULL;
+    }
+    return h;
 }
 
 std::string Ctx::fname(int f) const {
@@ -502,7 +520,11 @@ Report analyze(std::string_view src, Target target, const Expected& exp) {
         rep.fatal = true;
         return rep;
     }
-    thread_local Workspace ws;  // the only thread-local lookup of an analysis
+    // The only thread-local lookup of an analysis: a plain pointer (no TLS wrapper or guard),
+    // the workspace itself is allocated once per thread and reused.
+    thread_local Workspace* tl_ws = nullptr;
+    if (!tl_ws) tl_ws = new Workspace();
+    Workspace& ws = *tl_ws;
     Lexed& lx = ws.lx;
     Ast& ast = ws.ast;
     lex(src, lx);
@@ -548,6 +570,7 @@ Report analyze(std::string_view src, Target target, const Expected& exp) {
             for (auto& e : c.calls[g]) need_taint[e.first] = 1;
     // per-symbol maps: reused between analyses (they are left clear after every function)
     const size_t ns = lx.syms.size();
+    ws.callinfo.assign(ns, 0xFF);
     ws.var.ensure(ns);
     ws.varying.ensure(ns);
     ws.flags.ensure(ns);

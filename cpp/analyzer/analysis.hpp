@@ -81,11 +81,17 @@ struct Workspace {
     // synchronisation
     std::vector<uint32_t> relevance, relevance_local;
     std::vector<uint8_t> local;
+    std::vector<uint8_t> callinfo;  // symbol -> cached call class (see Ctx::call_info)
     // @launch
     LaunchSpec spec;
     std::vector<std::string_view> sizes, names;
     std::vector<int64_t> loc;
 };
+
+// word helpers
+bool starts_with(std::string_view s, std::string_view p);
+int vector_width_of_call(std::string_view name, bool& is_load, bool& is_store);  // vloadN/vstoreN
+bool is_atomic_name(std::string_view name);
 
 struct FnRes {
     int64_t local_bytes = 0;
@@ -135,6 +141,7 @@ struct Ctx {
     std::string expr_text(int32_t e, size_t max = 60) const;
     std::string tokens_text(uint32_t b, uint32_t e, size_t max = 60) const;
     bool same_text(int32_t a, int32_t b) const;
+    uint64_t text_hash(int32_t e) const;  // equal texts hash equal (same_text confirms)
     std::string fname(int f) const;
     void add(Sev s, const char* code, uint32_t tok, std::string msg, int f = -2);
     void add_lc(Sev s, const char* code, uint32_t line, uint32_t col, std::string msg, int f = -2);
@@ -148,6 +155,18 @@ struct Ctx {
     }
     bool varying_call(const Expr& x) const;
     bool is_barrier_call(const Expr& x) const;
+    // What a called name is, cached per symbol: bits 0-4 vector width (vloadN/vstoreN), bit 5 load,
+    // bit 6 store, bit 7 atomic. 0: none of those.
+    uint8_t call_info(uint32_t sym) {
+        uint8_t& v = ws.callinfo[sym];
+        if (v == 0xFF) {
+            bool ld, st;
+            const int w = vector_width_of_call(sym_text(sym), ld, st);
+            v = static_cast<uint8_t>(w | (ld ? 32 : 0) | (st ? 64 : 0));
+            if (!w && is_atomic_name(sym_text(sym))) v = 128;
+        }
+        return v;
+    }
     bool is_cl() const { return target == Target::OpenCL; }
     bool is_cuda() const { return target == Target::CUDA; }
     bool is_tt() const { return target == Target::TTMetal; }
@@ -190,10 +209,6 @@ void walk_stmts(const Ast& ast, int32_t s, FS&& fs, FE&& fe) {
     if (st.s1 >= 0) walk_stmts(ast, st.s1, fs, fe);
 }
 
-// word helpers
-bool starts_with(std::string_view s, std::string_view p);
-int vector_width_of_call(std::string_view name, bool& is_load, bool& is_store);  // vloadN/vstoreN
-bool is_atomic_name(std::string_view name);
 std::string type_text(const Ctx& c, const Decl& d);
 
 // rule families (one file each)

@@ -226,13 +226,6 @@ PyObject* to_python(const Report& r) {
     return guard.release().ptr();
 }
 
-Target parse_target(const std::string& t) {
-    if (t == "opencl") return Target::OpenCL;
-    if (t == "cuda") return Target::CUDA;
-    if (t == "ttmetal" || t == "tt-metal" || t == "tt_metal") return Target::TTMetal;
-    throw py::value_error("unknown target `" + t + "` (known: opencl, cuda, ttmetal)");
-}
-
 // Reads of the `expected` dict through the C API with interned keys (pybind11's item access
 // builds a key object per lookup).
 struct ExpKeys {
@@ -315,20 +308,31 @@ Expected parse_expected(const py::object& o) {
     return e;
 }
 
-py::object analyze_py(const py::object& source, const std::string& target, const py::object& expected) {
-    const Target t = parse_target(target);
-    const Expected e = parse_expected(expected);
+Target target_of(PyObject* t) {
+    if (!t || t == Py_None) return Target::OpenCL;
+    if (!PyUnicode_Check(t)) throw py::type_error("target must be a string");
+    if (PyUnicode_CompareWithASCIIString(t, "opencl") == 0) return Target::OpenCL;
+    if (PyUnicode_CompareWithASCIIString(t, "cuda") == 0) return Target::CUDA;
+    if (PyUnicode_CompareWithASCIIString(t, "ttmetal") == 0 || PyUnicode_CompareWithASCIIString(t, "tt-metal") == 0 ||
+        PyUnicode_CompareWithASCIIString(t, "tt_metal") == 0)
+        return Target::TTMetal;
+    const char* u = PyUnicode_AsUTF8(t);
+    throw py::value_error(std::string("unknown target `") + (u ? u : "?") + "` (known: opencl, cuda, ttmetal)");
+}
+
+PyObject* analyze_impl(PyObject* source, PyObject* target, PyObject* expected) {
+    const Target t = target_of(target);
+    const Expected e = parse_expected(py::reinterpret_borrow<py::object>(expected ? expected : Py_None));
     const char* data = nullptr;
     Py_ssize_t size = 0;
-    py::object hold = source;
-    if (PyBytes_Check(source.ptr())) {
-        if (PyBytes_AsStringAndSize(source.ptr(), const_cast<char**>(&data), &size)) throw py::error_already_set();
-    } else if (PyUnicode_Check(source.ptr())) {
-        data = PyUnicode_AsUTF8AndSize(source.ptr(), &size);
+    py::object hold;
+    if (PyBytes_Check(source)) {
+        if (PyBytes_AsStringAndSize(source, const_cast<char**>(&data), &size)) throw py::error_already_set();
+    } else if (PyUnicode_Check(source)) {
+        data = PyUnicode_AsUTF8AndSize(source, &size);
         if (!data) {  // lone surrogates: encode them anyway, they end up as invalid bytes
             PyErr_Clear();
-            hold = py::reinterpret_steal<py::object>(
-                PyUnicode_AsEncodedString(source.ptr(), "utf-8", "surrogatepass"));
+            hold = py::reinterpret_steal<py::object>(PyUnicode_AsEncodedString(source, "utf-8", "surrogatepass"));
             if (!hold) throw py::error_already_set();
             if (PyBytes_AsStringAndSize(hold.ptr(), const_cast<char**>(&data), &size)) throw py::error_already_set();
         }
@@ -336,18 +340,77 @@ py::object analyze_py(const py::object& source, const std::string& target, const
         throw py::type_error("source must be str or bytes");
     }
     Report r;
-    {
-        py::gil_scoped_release nogil;
+    PyThreadState* saved = PyEval_SaveThread();  // the analysis runs without the GIL
+    try {
         r = an::analyze(std::string_view(data, static_cast<size_t>(size)), t, e);
+    } catch (...) {
+        PyEval_RestoreThread(saved);
+        throw;
     }
-    return py::reinterpret_steal<py::object>(to_python(r));
+    PyEval_RestoreThread(saved);
+    return to_python(r);
 }
+
+// analyze(source, target="opencl", expected=None): a plain C-API entry point (vectorcall
+// convention), so that a call costs no more than the analysis and the dict it returns.
+PyObject* analyze_fast(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+    PyObject* slot[3] = {nullptr, nullptr, nullptr};
+    static const char* const names[3] = {"source", "target", "expected"};
+    if (nargs > 3) {
+        PyErr_Format(PyExc_TypeError, "analyze() takes at most 3 arguments (%zd given)", nargs);
+        return nullptr;
+    }
+    for (Py_ssize_t i = 0; i < nargs; ++i) slot[i] = args[i];
+    if (kwnames) {
+        const Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t k = 0; k < nk; ++k) {
+            PyObject* kw = PyTuple_GET_ITEM(kwnames, k);
+            int which = -1;
+            for (int j = 0; j < 3; ++j)
+                if (PyUnicode_CompareWithASCIIString(kw, names[j]) == 0) which = j;
+            if (which < 0) {
+                PyErr_Format(PyExc_TypeError, "analyze() got an unexpected keyword argument '%U'", kw);
+                return nullptr;
+            }
+            if (slot[which]) {
+                PyErr_Format(PyExc_TypeError, "analyze() got multiple values for argument '%s'", names[which]);
+                return nullptr;
+            }
+            slot[which] = args[nargs + k];
+        }
+    }
+    if (!slot[0]) {
+        PyErr_SetString(PyExc_TypeError, "analyze() missing required argument 'source'");
+        return nullptr;
+    }
+    try {
+        return analyze_impl(slot[0], slot[1], slot[2]);
+    } catch (py::error_already_set& err) {
+        err.restore();
+    } catch (py::builtin_exception& err) {
+        err.set_error();
+    } catch (const std::bad_alloc&) {
+        PyErr_NoMemory();
+    } catch (const std::exception& err) {
+        PyErr_SetString(PyExc_RuntimeError, err.what());
+    }
+    return nullptr;
+}
+
+PyMethodDef analyze_def = {
+    "analyze", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(&analyze_fast)),
+    METH_FASTCALL | METH_KEYWORDS,
+    "analyze(source, target='opencl', expected=None)\n--\n\n"
+    "Statically analyse a kernel source (str or bytes) for a target (opencl, cuda, ttmetal).\n"
+    "`expected`: None or a dict {name, args: [{name, kind, dtype, c_type}], arg_count, local_mem_bytes,\n"
+    "max_work_group_size, tile_bytes}. Returns a plain dict report; the GIL is released while analysing."};
 
 }  // namespace
 
 void bind_analyzer(py::module_& m) {
-    m.def("analyze", &analyze_py, py::arg("source"), py::arg("target") = "opencl", py::arg("expected") = py::none(),
-          "Statically analyse a kernel source for a target (opencl, cuda, ttmetal); returns a plain dict report.");
+    PyObject* f = PyCFunction_NewEx(&analyze_def, nullptr, m.attr("__name__").ptr());
+    if (!f) throw py::error_already_set();
+    m.attr("analyze") = py::reinterpret_steal<py::object>(f);
 }
 
 }  // namespace uhop

@@ -97,10 +97,13 @@ bool is_integer_type(uint16_t w) {
 // ------------------------------------------------------------------ interner
 namespace {
 
+// The identifier interner works on the Lexed's own buffers (no thread-local state).
 struct Interner {
-    std::vector<uint32_t> table;   // slot -> symbol id (0: empty)
-    std::vector<uint64_t> hashes;  // symbol id -> 64-bit hash
-    uint32_t mask = 0;
+    std::vector<uint32_t>& table;   // slot -> symbol id (0: empty)
+    std::vector<uint64_t>& hashes;  // symbol id -> hash
+    uint32_t& mask;
+
+    explicit Interner(Lexed& out) : table(out.intern_table), hashes(out.intern_hash), mask(out.intern_mask) {}
 
     void reset(size_t expect) {
         size_t n = 256;
@@ -122,8 +125,8 @@ struct Interner {
         }
     }
 
-    // Identifiers are told apart by their 64-bit FNV-1a hash and length (a collision
-    // would merge two names: an analysis imprecision, never a fault).
+    // Identifiers are told apart by their 64-bit hash and length (a collision would merge two
+    // names: an analysis imprecision, never a fault).
     __attribute__((always_inline)) uint32_t intern(const char* p, size_t n, uint64_t h, Lexed& out) {
         uint32_t i = static_cast<uint32_t>(h) & mask;
         while (uint32_t id = table[i]) {
@@ -199,10 +202,10 @@ inline uint64_t ident_hash(const char* p, size_t n) {
 }  // namespace
 
 void lex(std::string_view src, Lexed& out) {
-    thread_local Interner interner;
+    Interner interner(out);
+    std::string& padded = out.padded;
     const CharTable& T = chars();
     // A copy with NUL padding: the inner loops stop at the sentinel instead of testing bounds.
-    thread_local std::string padded;
     padded.assign(src.data(), src.size());
     padded.append(16, '\0');
     const char* s = padded.data();

@@ -63,6 +63,12 @@ struct Lexed {
     bool fatal = false;             // unbalanced or too deeply nested brackets: no parse
     int max_depth = 0;
 
+    // lexer scratch, reused between sources
+    std::string padded;                 // the source plus NUL padding
+    std::vector<uint32_t> intern_table; // identifier interner: slot -> symbol
+    std::vector<uint64_t> intern_hash;  // symbol -> hash
+    uint32_t intern_mask = 0;
+
     std::string_view text(const Token& t, std::string_view src) const { return src.substr(t.off, t.len); }
 };
 

@@ -1308,6 +1308,23 @@ void mark_types(const Lexed& lx, Ast& ast) {
 }  // namespace
 
 bool parse_int_literal(std::string_view t, int64_t& out) {
+    // fast path: a short plain decimal literal
+    if (!t.empty() && t.size() <= 18 && t[0] >= '1' && t[0] <= '9') {
+        int64_t v = 0;
+        size_t i = 0;
+        for (; i < t.size(); ++i) {
+            const char ch = t[i];
+            if (ch < '0' || ch > '9') break;
+            v = v * 10 + (ch - '0');
+        }
+        if (i == t.size()) {
+            out = v;
+            return true;
+        }
+    } else if (t.size() == 1 && t[0] == '0') {
+        out = 0;
+        return true;
+    }
     size_t n = t.size();
     while (n > 0 && (t[n - 1] == 'u' || t[n - 1] == 'U' || t[n - 1] == 'l' || t[n - 1] == 'L')) --n;
     if (n == 0) return false;

@@ -216,8 +216,8 @@ void rules_abi(Ctx& c) {
 
     const Expected& exp = c.exp;
     if (c.is_tt()) {
-        const int64_t want = exp.arg_count >= 0 ? exp.arg_count
-                             : exp.has_args ? static_cast<int64_t>(exp.args.size()) : -1;
+        // a KernelSpec's ABI is not a TT-Metal kernel's runtime arguments: only arg_count is checked
+        const int64_t want = exp.arg_count;
         const int got = c.res[c.entry].runtime_args;
         if (want >= 0 && got != want) {
             c.add(Sev::Error, "abi.arg-count", c.ast.funcs[c.entry].name_tok,

@@ -232,10 +232,11 @@ struct Mem {
                     for (uint32_t i = 0; i < x.nlist; ++i)
                         if (args[mark + i].k != Cls::U) out = N();
                 }
-                if (named) {
+                const uint8_t info = named ? c.call_info(x.sym) : 0;
+                if (info) {
                     std::string_view name = c.sym_text(x.sym);
-                    bool ld, st;
-                    int w = vector_width_of_call(name, ld, st);
+                    const int w = info & 31;
+                    const bool ld = (info & 32) != 0;
                     if (w && x.nlist >= (ld ? 2u : 3u)) {
                         const uint32_t io = ld ? 0 : 1, ip = ld ? 1 : 2;
                         int32_t ptr = c.ast.lists[x.list + ip];
@@ -246,7 +247,7 @@ struct Mem {
                             Cls k = add(mul(args[mark + io], Uc(w)), args[mark + ip], false);
                             count(k, w, static_cast<uint32_t>(r), x.tb, e);
                         }
-                    } else if (is_atomic_name(name)) {
+                    } else if (info & 128) {
                         ++c.rep.atomics;
                         std::string where;
                         if (x.nlist) {

@@ -2,6 +2,7 @@
 // other preprocessor path access, asm, printf floods, recursion, goto, unbounded
 // loops without an exit, pointer-to-integer casts.
 #include <algorithm>
+#include <functional>
 
 #include "analysis.hpp"
 
@@ -99,14 +100,44 @@ void rules_safety_fn(Ctx& c, int f) {
             c.add(Sev::Warning, "safety.printf", x.tb, "printf left in the kernel (debug output)");
         }
     }
-    // pointer -> integer casts
+    // pointer -> integer casts, except those that only feed an alignment test such as
+    // `((uintptr_t)p | (uintptr_t)q) & 15` or `(size_t)p % 16`
+    std::vector<int32_t> bad;
     for (uint32_t i = fn.casts_b; i < fn.casts_e; ++i) {
-        const Expr& x = c.ast.exprs[c.ast.casts[i]];
-        if (integer_cast(c, x) && is_ptr_expr(c, x.a)) {
-            c.add(Sev::Error, "safety.pointer-to-int", x.tb,
-                  "cast of the pointer `" + c.expr_text(x.a) + "` to the integer type `" + c.tokens_text(x.t0, x.t1) +
-                      "`");
+        const int32_t id = c.ast.casts[i];
+        const Expr& x = c.ast.exprs[id];
+        if (integer_cast(c, x) && is_ptr_expr(c, x.a)) bad.push_back(id);
+    }
+    if (bad.empty()) return;
+    std::vector<int32_t> aligned;
+    std::function<void(int32_t, int)> operand = [&](int32_t e, int depth) {
+        if (e < 0 || depth > 64) return;
+        const Expr& x = c.ast.exprs[e];
+        if (x.kind == EK::Cast) {
+            aligned.push_back(e);
+        } else if (x.kind == EK::Binary && (x.op == '|' || x.op == '^' || x.op == '+' || x.op == '-')) {
+            operand(x.a, depth + 1);
+            operand(x.b, depth + 1);
+        } else if (x.kind == EK::Comma && x.nlist == 1) {
+            operand(c.ast.lists[x.list], depth + 1);
         }
+    };
+    walk_stmts(c.ast, fn.body, [](int32_t, const Stmt&) { return true; },
+               [&](int32_t e) {
+                   visit(c.ast, e, [&](int32_t, const Expr& x) {
+                       if (x.kind == EK::Binary && (x.op == '&' || x.op == '%')) {
+                           int64_t v;
+                           if (c.cint(x.b, v)) operand(x.a, 0);
+                           else if (x.op == '&' && c.cint(x.a, v)) operand(x.b, 0);
+                       }
+                       return true;
+                   });
+               });
+    for (int32_t id : bad) {
+        if (std::find(aligned.begin(), aligned.end(), id) != aligned.end()) continue;
+        const Expr& x = c.ast.exprs[id];
+        c.add(Sev::Error, "safety.pointer-to-int", x.tb,
+              "cast of the pointer `" + c.expr_text(x.a) + "` to the integer type `" + c.tokens_text(x.t0, x.t1) + "`");
     }
 }
 

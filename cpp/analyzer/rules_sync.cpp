@@ -263,6 +263,7 @@ struct Pend {
     uint32_t sym;
     int32_t idx;  // the access expression (for identity)
     uint32_t tok;
+    uint64_t hash;  // of idx's text
 };
 struct RState {
     bool dead = false;
@@ -289,7 +290,7 @@ struct Race {
     }
     bool contains(const RState& s, const Pend& q) const {
         for (const Pend& x : s.p)
-            if (x.sym == q.sym && c.same_text(x.idx, q.idx)) return true;
+            if (x.sym == q.sym && x.hash == q.hash && c.same_text(x.idx, q.idx)) return true;
         return false;
     }
     void merge_into(RState& a, const RState& b) const {
@@ -307,9 +308,10 @@ struct Race {
         return d && d->ts.space == SP_LOCAL;
     }
     void read(RState& s, uint32_t sym, int32_t idx, uint32_t tok) {
-        if (s.dead) return;
+        if (s.dead || s.p.empty()) return;
+        const uint64_t h = c.text_hash(idx);
         for (const Pend& q : s.p) {
-            if (q.sym == sym && !c.same_text(q.idx, idx)) {
+            if (q.sym == sym && (q.hash != h || !c.same_text(q.idx, idx))) {
                 c.add(Sev::Warning, "sync.local-race", tok,
                       "`" + std::string(c.sym_text(sym)) + "` is read here after the write at line " +
                           std::to_string(c.tok(q.tok).line) +
@@ -320,7 +322,7 @@ struct Race {
     }
     void write(RState& s, uint32_t sym, int32_t idx, uint32_t tok) {
         if (s.dead) return;
-        Pend q{sym, idx, tok};
+        Pend q{sym, idx, tok, c.text_hash(idx)};
         if (s.p.size() < 64 && !contains(s, q)) s.p.push_back(q);
     }
     // evaluate the subscripts of an access chain like s[i][j]
@@ -388,9 +390,9 @@ struct Race {
                     s.p.clear();
                     return;
                 }
-                bool ld, stv;
-                if (x.nlist >= 2 && vector_width_of_call(c.sym_text(x.sym), ld, stv) &&
-                    c.ast.exprs[x.a].kind == EK::Name) {
+                const uint8_t info = c.ast.exprs[x.a].kind == EK::Name ? c.call_info(x.sym) : 0;
+                const bool ld = (info & 32) != 0;
+                if (x.nlist >= 2 && (info & 31)) {
                     int32_t ptr = c.ast.lists[x.list + x.nlist - 1];
                     int32_t r = c.root_sym(ptr);
                     if (local_sym(r)) {
@@ -435,11 +437,20 @@ struct Race {
             expr(step, it);
             expr(cond, it);
             merge_into(exit, it);
+            // a second iteration from a state no larger than the entry state finds nothing new
+            if (k == 0 && subset(it, s)) break;
         }
         --nest;
         merge_into(exit, frames.back().brk);
         frames.pop_back();
         s = exit;
+    }
+    bool subset(const RState& a, const RState& b) const {
+        if (a.dead) return true;
+        if (b.dead) return false;
+        for (const Pend& q : a.p)
+            if (!contains(b, q)) return false;
+        return true;
     }
 
     void stmt(int32_t id, RState& s) {

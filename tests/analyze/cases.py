@@ -350,6 +350,15 @@ __kernel void k(__global float* X, __global ulong* out, const int N)
     out[get_global_id(0)] = (ulong)(X + get_global_id(0));  //! safety.pointer-to-int
 }
 """),
+    Case("pointer-to-int-alignment-test-is-fine", CU, """
+// @launch grid=(cdiv(N, 64)) block=(64)
+__global__ void k(const float* X, float* Y, const int N)
+{
+    const bool vec = ((reinterpret_cast<unsigned long long>(X) | reinterpret_cast<unsigned long long>(Y)) & 15ull) == 0;
+    const unsigned long long bad = (unsigned long long)(Y);  //! safety.pointer-to-int
+    if (vec && (size_t)X % 16 == 0 && bad) Y[threadIdx.x] = X[threadIdx.x];
+}
+"""),
     Case("pointer-to-int-cxx", CU, """
 // @launch grid=(cdiv(N, 64)) block=(64)
 __global__ void k(float* X, unsigned long long* out, const int N)

@@ -173,3 +173,9 @@ def test_bad_expected_is_rejected():
         _native.analyze("", "opencl", {"args": 3})
     with pytest.raises(TypeError):
         _native.analyze(3, "opencl", None)
+
+
+def test_ttmetal_ignores_the_spec_abi(kernels_dir):
+    k = ir.load_file("examples/relu.uir")[0]
+    spec = build_spec(ir.bind_shapes(k, {s: 1024 for s in k.sizes}))
+    assert analyze((kernels_dir / "tt_writer.cpp").read_text(), "ttmetal", spec).clean

@@ -99,3 +99,22 @@ def test_threads_share_nothing():
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda j: analyze_dict(*j), jobs))
     assert got == expect
+
+
+def test_rule_table_covers_every_code():
+    import re
+    from pathlib import Path
+
+    from uhop_cc.analyze import RULES
+    root = Path(__file__).resolve().parents[2] / "cpp" / "analyzer"
+    emitted = set()
+    for f in root.glob("*.cpp"):
+        emitted |= set(re.findall(r'"((?:lex|parse|input|res|sync|mem|abi|launch|safety|tt|report)\.[a-z-]+)"',
+                                  f.read_text())) - {"report.hpp", "launch.hpp"}
+    assert emitted == set(RULES)
+    from cases import CASES
+    seen = {code for c in CASES for _, code in c.marks()}
+    hazards = {k for k, v in RULES.items() if v[0] != "info" and not k.startswith(("lex.", "parse.", "input."))}
+    hazards -= {"abi.no-kernel", "abi.kernel-name", "abi.entry-not-last", "abi.arg-count", "abi.arg-order",
+                "abi.address-space", "abi.arg-type", "abi.arg-name"}  # tested in test_abi.py
+    assert hazards <= seen, sorted(hazards - seen)

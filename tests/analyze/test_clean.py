@@ -72,6 +72,74 @@ def test_template_kernels_are_clean(name, source, bound):
     _assert_clean(report, source)
 
 
+def _cuda_kernels():
+    out = []
+    try:
+        from uhop_cc.codegen import RENDERERS
+        if "cuda" not in RENDERERS:
+            return out
+        from uhop_cc.codegen import cuda_templates
+    except Exception:  # pragma: no cover - the CUDA generator is optional
+        return out
+    for path in EXAMPLES:
+        for kernel in ir.load_file(str(path)):
+            bound = _bound(kernel)
+            out.append((f"generic-{kernel.name}", renderer("cuda").generic(kernel).source, bound))
+            for tpl in cuda_templates.TEMPLATES:
+                try:
+                    m = tpl.match(bound)
+                    space = tpl.space(m, None) if m is not None else []
+                except Exception:
+                    continue
+                for i, params in enumerate(space[:3]):
+                    try:
+                        out.append((f"{tpl.name}-{kernel.name}-{i}", tpl.render(m, params).source, bound))
+                    except Exception:
+                        continue
+    return out
+
+
+CUDA_KERNELS = _cuda_kernels()
+
+
+@pytest.mark.skipif(not CUDA_KERNELS, reason="no CUDA generator")
+@pytest.mark.parametrize("name,source,bound", CUDA_KERNELS, ids=[t[0] for t in CUDA_KERNELS])
+def test_generated_cuda_kernels_are_clean(name, source, bound):
+    report = analyze(source, "cuda", build_spec(bound))
+    _assert_clean(report, source)
+
+
+def _ttmetal_kernels():
+    out = []
+    try:
+        from uhop_cc.codegen.ttmetal import plan_kernel, ttmetal_supports
+        from uhop_cc.codegen.ttmetal.kernels import all_sources
+    except Exception:  # pragma: no cover - the TT-Metal generator is optional
+        return out
+    for path in EXAMPLES:
+        for kernel in ir.load_file(str(path)):
+            try:
+                bound = _bound(kernel, 1024)
+                if ttmetal_supports(bound) is not None:
+                    continue
+                for role, src in all_sources(plan_kernel(bound)).items():
+                    out.append((f"{kernel.name}-{role}", src))
+            except Exception:
+                continue
+    return out
+
+
+TT_KERNELS = _ttmetal_kernels()
+
+
+@pytest.mark.skipif(not TT_KERNELS, reason="no TT-Metal generator")
+@pytest.mark.parametrize("name,source", TT_KERNELS, ids=[t[0] for t in TT_KERNELS])
+def test_generated_ttmetal_kernels_are_clean(name, source):
+    report = analyze(source, "ttmetal")
+    _assert_clean(report, source)
+    assert report.abi.entry == "kernel_main" and report.abi.runtime_args
+
+
 HAND = [("cl_rowsum.cl", "opencl"), ("cuda_rowsum.cu", "cuda"), ("tt_reader.cpp", "ttmetal"),
         ("tt_compute.cpp", "ttmetal"), ("tt_writer.cpp", "ttmetal"), ("tt_reduce.cpp", "ttmetal")]
 

@@ -31,6 +31,13 @@ def corpus():
             out.append((p.name, ext[p.suffix], p.read_text(), None))
     for c in CASES:
         out.append((c.name, c.target, c.source, c.expected))
+    from test_clean import CUDA_KERNELS, TEMPLATE_KERNELS, TT_KERNELS
+    for name, src, bound in TEMPLATE_KERNELS[::3]:
+        out.append((f"opencl-{name}", "opencl", src, expected_from_spec(build_spec(bound))))
+    for name, src, bound in CUDA_KERNELS[::2]:
+        out.append((f"cuda-{name}", "cuda", src, expected_from_spec(build_spec(bound), "cuda")))
+    for name, src in TT_KERNELS:
+        out.append((f"tt-{name}", "ttmetal", src, None))
     return out
 
 
