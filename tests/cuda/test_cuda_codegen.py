@@ -293,3 +293,74 @@ def test_f16_helpers_match_numpy(tmp_path):
     finite = ~np.isnan(floats)
     assert np.array_equal(f2h[finite], want_h[finite])
     assert np.array_equal(f2h[:65536][~finite[:65536]], np.arange(65536, dtype=np.uint16)[~finite[:65536]])
+
+
+# ------------------------------------------------------------------ rowreduce schedules
+RMS = ("kernel rms(X: f32[R, C], G: f32[C]) -> (Y: f32[R, C], S: f32[R]) {\n"
+       "    ss[r] = sum(c) X[r, c] * X[r, c] / C\n    S[r] = rsqrt(ss[r] + 1e-6)\n"
+       "    Y[r, c] = X[r, c] * S[r] * G[c]\n}")
+MIXED_ROWS = ("kernel mx(X: f16[R, C], I: i32[R, C], w: f32[C], h: f16[C], b: f32[R], s: f32) "
+              "-> (Y: f16[R, C], Z: i32[R]) {\n"
+              "    m[r] = max(c) f32(X[r, c]) * w[c] + f32(h[c])\n    Z[r] = sum(c) I[r, c] * c\n"
+              "    Y[r, c] = f16(f32(X[r, c]) - m[r] + b[r] * s + f32(c))\n}")
+
+
+def test_rowreduce_keeps_long_rows_in_registers():
+    t = get_template("rowreduce")
+    b = ir.bind_shapes(load(ROOT / "examples" / "layernorm.uir", "layernorm"), {"R": 8192, "C": 8192})
+    m = t.match(b)
+    p = t.space(m)[0]
+    assert p["REGS"] > 0 and 4 * p["THREADS"] * p["REGS"] >= 8192 and p["CACHE"] == 0
+    src = t.render(m, p).source
+    assert f"if (_uC <= {4 * p['THREADS'] * p['REGS']})" in src  # the loop path still serves longer rows
+    assert "float4 _ux_X[" in src and "reinterpret_cast<const float4*>(X + _urow + _ucb)" in src
+    assert "reinterpret_cast<const float4*>(G + _ucb)" in src and "reinterpret_cast<float4*>(Y + _urow + _ucb)" in src
+    assert "smem=" not in src and "_ush" not in src
+    reg_path = src.split("} else {\n        float _ured1")[0]
+    assert reg_path.count("__syncthreads()") == 2  # one barrier per block reduction
+    assert "X[_urow + _uc]" not in reg_path
+
+
+def test_rowreduce_short_rows_share_blocks():
+    t = get_template("rowreduce")
+    b = ir.bind_shapes(load(ROOT / "examples" / "softmax.uir", "softmax"), {"R": 37, "C": 100})
+    m = t.match(b)
+    p = t.space(m)[0]
+    assert p["ROWS"] > 1 and p["THREADS"] * p["ROWS"] <= 256
+    src = t.render(m, p).source
+    geo = parse_launch(src, "cuda")[-1].geometry({"R": 37, "C": 100})
+    assert geo.local_size == (p["THREADS"], p["ROWS"])
+    assert geo.global_size == (-(-37 // p["ROWS"]) * p["THREADS"], p["ROWS"])
+    assert "_uact" in src  # rows past R compute on a clamped row and store nothing
+
+
+def test_rowreduce_space_and_params():
+    t = get_template("rowreduce")
+    b = ir.bind_shapes(load(ROOT / "examples" / "cosine.uir", "cosine"), {"N": 4, "D": 1 << 20})
+    m = t.match(b)
+    assert all(p["REGS"] == 0 for p in t.space(m))  # rows too long for registers: loops only
+    b = ir.bind_shapes(load(ROOT / "examples" / "layernorm.uir", "layernorm"), {"R": 4, "C": 64})
+    m = t.match(b)
+    for bad in (dict(THREADS=48), dict(THREADS=512, ROWS=4), dict(THREADS=64, REGS=17)):
+        with pytest.raises(ValueError):
+            t.render(m, bad)
+    old = t.render(m, dict(THREADS=256, CACHE=1)).params  # parameters of the former space still render
+    assert old == {"THREADS": 256, "ROWS": 1, "REGS": 0, "CACHE": 1}
+
+
+@requires_nvrtc
+@pytest.mark.parametrize("C", [1, 5, 33, 1000, 2049, 8192, 40000])
+def test_rowreduce_space_compiles(C):
+    t = get_template("rowreduce")
+    kernels = [(load(ROOT / "examples" / "softmax.uir", "softmax"), "R", "C"),
+               (load(ROOT / "examples" / "layernorm.uir", "layernorm"), "R", "C"),
+               (load(ROOT / "examples" / "cosine.uir", "cosine"), "N", "D"),
+               (ir.load(RMS)[0], "R", "C"), (ir.load(MIXED_ROWS)[0], "R", "C")]
+    for k, rn, cn in kernels:
+        m = t.match(ir.bind_shapes(k, {rn: 7, cn: C}))
+        assert m is not None
+        sp = t.space(m)
+        for params in sp + [dict(sp[0], HINT=1), dict(sp[0], MINB=2)]:
+            src = t.render(m, params).source
+            assert parse_launch(src, "cuda")[-1].kernel_name == k.name
+            _compile(src)

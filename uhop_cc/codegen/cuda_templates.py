@@ -11,18 +11,21 @@ Each template recognises a program structurally on the typed IR (`match` returns
 does not apply, `why_not` says why), proposes parameters (`space`, best first) and renders
 CUDA C++ under the generic lowering's ABI (inputs, outputs, then every size symbol as
 `const int`; these kernels take no temporaries) with a `// @launch grid=(...) block=(...)`
-annotation. Sizes stay kernel arguments: the same source serves every shape, except that
-`rowreduce` decides at render time whether a row fits in shared memory.
+annotation. Sizes stay kernel arguments: the same source serves every shape (`rowreduce` sizes
+its register path for the bound row length and keeps a loop path for longer rows).
 
 * `sgemm`: one statement `C[i, j] = epilogue(sum(k) A[i, k] * B[k, j])` over f32 2-D
   row-major A, B. 128x128 block tile, 256 threads of 8x8 outputs, k-tiles of 8 in double
   buffered shared memory, float4 global loads and stores where aligned, guarded loads and
   stores at the edges (any M, N, K). The epilogue (bias, relu...) runs per output.
 * `rowreduce`: every statement is either per row (`m[r] = f(reductions over c)`) or per
-  element of an R x C grid (`Y[r, c] = ...`): softmax, layernorm, cosine. One block per row;
-  the row's 2-D f32 inputs are cached in shared memory when read more than once; block
-  reductions use warp shuffles; per-row values live in registers; 2-D temporaries are
-  recomputed at their uses, never stored.
+  element of an R x C grid (`Y[r, c] = ...`): softmax, layernorm, cosine. THREADS threads per
+  row, ROWS rows per block. With REGS > 0 and C <= 4 * THREADS * REGS, the row's 2-D f32 inputs
+  are read once, as float4, into registers (thread t holds columns 4 * (t + THREADS * k) .. +3)
+  and every reduction and output works from them (float4 loads of per-column inputs, float4
+  stores); longer rows (or REGS=0) take strided loops, the row cached in shared memory when
+  CACHE=1. Block reductions: warp shuffles and one barrier through two alternating shared
+  buffers; per-row values live in registers; 2-D temporaries are recomputed at their uses.
 * `elementwise`: one statement, no reduction, every access at the statement's own indices
   (same shape as the output) or 0-d: float4 loads and stores, U float4 per thread in
   flight, grid-stride loop, scalar tail.
@@ -451,7 +454,7 @@ class RowReduceTemplate(Template):
         info = {"R": Rd, "C": Cd, "rows": bound.dim(Rd), "cols": bound.dim(Cd), "grid_inputs": sorted(grid_inputs),
                 "passes": n_red + sum(1 for s in ck.body if ck.tensors[s.target].rank == 2
                                       and ck.tensors[s.target].role == "output"),
-                "launch_R": _launch_expr(Rd), "launch_C": _launch_expr(Cd)}
+                "launch_R": _launch_expr(Rd), "launch_C": _launch_expr(Cd), "col_inputs": sorted(col_inputs)}
         return Match(self.name, bound, info)
 
     @staticmethod
@@ -502,68 +505,126 @@ class RowReduceTemplate(Template):
 
         go(e, roles)
 
+    # default register-resident schedule: about KT float4 of each cached input per thread
+    KT = 2
+    MAX_REG_FLOATS = 32  # register-held floats per thread over all cached inputs
+
     def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
         C = max(int(match.info["cols"]), 1)
         maxt = min(1024, _fingerprint_int(device_fingerprint, "max_threads_per_block", 1024))
-        threads = min(maxt, max(32, -(-(-(-C // 8)) // 32) * 32))
+        maxt = max(32, maxt // 32 * 32)
         ck = match.checked
         cached = [n for n in match.info["grid_inputs"] if ck.tensors[n].dtype == "f32"]
+        out: List[dict] = []
+
+        def add(p: dict) -> None:
+            if p is not None and p["THREADS"] * p["ROWS"] <= maxt and p not in out:
+                out.append(p)
+
+        # rows held in registers: THREADS threads per row, REGS float4 of each f32 row input per thread
+        nv = -(-C // 4)
+        kmax = max(1, self.MAX_REG_FLOATS // (4 * max(1, len(cached))))
+
+        def regs(kt: int) -> Optional[dict]:
+            t = min(maxt, max(32, -(-(-(-nv // kt)) // 32) * 32))
+            k = -(-nv // t)
+            if k > kmax:
+                return None
+            rows = max(1, min(8, 256 // t)) if t < 256 else 1
+            return dict(THREADS=t, ROWS=rows, REGS=k, CACHE=0)
+
+        for kt in (self.KT, 2 * self.KT, max(1, self.KT // 2), 4 * self.KT):
+            add(regs(min(kt, kmax)))
+        # streaming loops over the row (any C): the row cached in shared memory when read more than once
+        threads = min(maxt, max(32, -(-(-(-C // 8)) // 32) * 32))
         optin = _fingerprint_int(device_fingerprint, "shared_mem_per_block_optin", self.CACHE_LIMIT)
         cache = bool(cached) and match.info["passes"] > 1 and C * 4 * len(cached) <= min(self.CACHE_LIMIT, optin)
-        first = dict(THREADS=threads, CACHE=int(cache))
-        out = [first]
+        add(dict(THREADS=threads, ROWS=1, REGS=0, CACHE=int(cache)))
         if cache:
-            out.append(dict(THREADS=threads, CACHE=0))
+            add(dict(THREADS=threads, ROWS=1, REGS=0, CACHE=0))
         for t in (256, 512, 1024, 128):
-            if t != threads and t <= maxt:
-                out.append(dict(THREADS=t, CACHE=first["CACHE"]))
+            add(dict(THREADS=t, ROWS=1, REGS=0, CACHE=int(cache)))
         return out
 
     def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        given = dict(params or {})
         p = dict(self.space(match)[0])
-        p.update(params or {})
+        if "CACHE" in given and "REGS" not in given:  # the former parameters: strided loops only
+            p.update(ROWS=1, REGS=0)
+        p.update(given)
         T = int(p["THREADS"])
+        RB = int(p.get("ROWS", 1))
+        if "ROWS" not in given and T * RB > 1024:  # THREADS overridden alone: fewer rows per block
+            RB = max(1, 1024 // T)
+        K = int(p.get("REGS", 0))
+        MINB = int(p.get("MINB", 0))
+        HINT = int(p.get("HINT", 0))
         if T % 32 or not 32 <= T <= 1024:
             raise ValueError(f"rowreduce THREADS must be a multiple of 32 in 32..1024, got {T}")
+        if RB < 1 or T * RB > 1024:
+            raise ValueError(f"rowreduce ROWS must be >= 1 with THREADS * ROWS <= 1024, got {p}")
+        if not 0 <= K <= 16 or not 0 <= MINB <= 32 or HINT not in (0, 1):
+            raise ValueError(f"bad rowreduce parameters {p}")
         ck = match.checked
         info = match.info
         r = CUDARenderer()
         em0 = _Emitter(r, ck)
-        cached = [n for n in info["grid_inputs"] if ck.tensors[n].dtype == "f32"] if int(p.get("CACHE", 0)) else []
+        f32_grid = [n for n in info["grid_inputs"] if ck.tensors[n].dtype == "f32"]
+        f32_cols = [n for n in info.get("col_inputs", []) if ck.tensors[n].dtype == "f32"]
+        cached = f32_grid if (int(p.get("CACHE", 0)) and K == 0) else []
         defs: Dict[str, N.Stmt] = {s.target: s for s in ck.body if ck.tensors[s.target].rank == 2}
-        rowvals: Dict[str, str] = {}
         NW = T // 32
+        Y = "_uy" if RB > 1 else "0"
+        LANES = "xyzw"
 
         L: List[str] = []
         w = L.append
-        smem = f" smem=({info['launch_C']} * {4 * len(cached)})" if cached else ""
-        w(f"// @launch grid=({info['launch_R']}) block=({T}){smem}")
-        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T})") + "\n{")
+        smem = f" smem=({info['launch_C']} * {4 * len(cached) * RB})" if cached else ""
+        grid = info["launch_R"] if RB == 1 else f"cdiv({info['launch_R']}, {RB}), 1"
+        block = f"{T}" if RB == 1 else f"{T}, {RB}"
+        w(f"// @launch grid=({grid}) block=({block}){smem}")
+        bounds = f"__launch_bounds__({T * RB}, {MINB})" if MINB else f"__launch_bounds__({T * RB})"
+        w(_signature(ck, c_name(ck.name), bounds) + "\n{")
         if cached:
             w("    extern __shared__ __align__(16) float _ush[];")
         red_types = sorted({r.ctype(n.dtype) for s in ck.body for n in N.walk(s.value) if isinstance(n, N.Reduce)})
-        for ct in red_types:
-            w(f"    __shared__ {ct} _uw_{ct}[33];")
-        w("    const int _ur = blockIdx.x;")
-        w("    const int _ut = threadIdx.x;")
+        if NW > 1:
+            for ct in red_types:
+                w(f"    __shared__ {ct} _uw_{ct}[2][{RB}][32];")
         w(f"    const int _uC = {em0.int_expr(info['C'])};")
+        if RB == 1:
+            w("    const int _ur = blockIdx.x;")
+        else:
+            w(f"    const int _uR = {em0.int_expr(info['R'])};")
+            w("    const int _uy = threadIdx.y;")
+            w(f"    const int _urg = blockIdx.x * {RB} + _uy;")
+            w("    const bool _uact = _urg < _uR;")
+            w("    const int _ur = _uact ? _urg : _uR - 1;")
+        w("    const int _ut = threadIdx.x;")
         w("    const size_t _urow = (size_t)_ur * (size_t)_uC;")
-        for k, name in enumerate(cached):
-            cn = c_name(name)
-            w(f"    float* _uc_{cn} = _ush + (size_t){k} * _uC;")
-            w(f"    if ((_uC & 3) == 0 && (reinterpret_cast<unsigned long long>({cn}) & 15ull) == 0ull) {{")
-            w(f"        const float4* _usrc = reinterpret_cast<const float4*>({cn} + _urow);")
-            w(f"        float4* _udst = reinterpret_cast<float4*>(_uc_{cn});")
-            w(f"        for (int _uv = _ut; _uv < (_uC >> 2); _uv += {T}) _udst[_uv] = _usrc[_uv];")
-            w("    } else {")
-            w(f"        for (int _uv = _ut; _uv < _uC; _uv += {T}) _uc_{cn}[_uv] = {cn}[_urow + _uv];")
-            w("    }")
-        if cached:
-            w("    __syncthreads();")
+        act = "_uact" if RB > 1 else ""
+
+        def aligned(cn: str) -> str:
+            return f"((reinterpret_cast<unsigned long long>({cn}) & 15ull) == 0ull)"
+
+        def col_refs(e: N.Expr, seen: Optional[set] = None) -> List[str]:
+            """f32 per-column inputs read by `e`, through substituted per-element temporaries."""
+            seen = set() if seen is None else seen
+            for n in N.walk(e):
+                if not isinstance(n, N.Access) or n.tensor in seen:
+                    continue
+                seen.add(n.tensor)
+                if n.tensor in defs and ck.tensors[n.tensor].role != "input":
+                    col_refs(defs[n.tensor].value, seen)
+            return [n for n in f32_cols if n in seen]
+
+        # lane state while emitting the register path: which float4 lane is being computed
+        st: Dict[str, object] = {"lane": None}
 
         def access(e: N.Access, out: List[str], ind: str) -> Optional[str]:
             t = ck.tensors[e.tensor]
             cn = c_name(e.tensor)
+            lane = st["lane"]
             if len(e.indices) == 2:
                 col = em.names[e.indices[1].name]
                 if e.tensor in defs and t.role != "input":
@@ -574,6 +635,8 @@ class RowReduceTemplate(Template):
                         return f"({em.value(d.value, out, ind)})"
                     finally:
                         em.names = saved
+                if lane is not None and e.tensor in f32_grid:
+                    return f"_ux_{cn}[_uk].{lane}"
                 if e.tensor in cached:
                     return f"_uc_{cn}[{col}]"
                 return r.load(cn, f"_urow + {col}", t.dtype)
@@ -583,67 +646,56 @@ class RowReduceTemplate(Template):
                     if t.role == "input":
                         return r.load(cn, "_ur", t.dtype)
                     return rowvals[e.tensor]
+                if lane is not None and e.tensor in f32_cols:
+                    return f"_ug_{cn}.{lane}"
                 return r.load(cn, role_text, t.dtype)
             return r.load(cn, "0", t.dtype)
 
         em = _HookEmitter(ck, access=access)
-        nred = 0
-        ind = "    "
-        for s in ck.body:
+        rowvals: Dict[str, str] = {}
+        nred = [0]
+
+        def block_reduce(ind: str, red: N.Reduce, acc: str) -> None:
+            """Combine the per-thread partial `_ua` of every thread of the row into `acc`."""
+            ct = r.ctype(red.dtype)
+            comb = (lambda a, b: f"({a} + {b})") if red.op == "sum" else \
+                (lambda a, b: f"({a} * {b})") if red.op == "prod" else \
+                (lambda a, b, op=red.op, dt=red.dtype: r.math(op, dt, [a, b]))
+            shfl = (f"{ind}#pragma unroll\n{ind}for (int _uo = 16; _uo > 0; _uo >>= 1) "
+                    f"_ua = {comb('_ua', '__shfl_xor_sync(0xffffffffu, _ua, _uo)')};")
+            w(shfl)
+            if NW > 1:
+                # one barrier per reduction: the two buffers alternate, and the barrier of the
+                # reduction in between orders the reads of one use before the writes of the next
+                buf = f"_uw_{ct}[{nred[0] % 2}][{Y}]"
+                nred[0] += 1
+                w(f"{ind}if ((_ut & 31) == 0) {buf}[_ut >> 5] = _ua;")
+                w(f"{ind}__syncthreads();")
+                if NW == 32:
+                    w(f"{ind}_ua = {buf}[_ut & 31];")
+                else:
+                    w(f"{ind}_ua = (_ut & 31) < {NW} ? {buf}[_ut & 31] : {r.identity(red.op, red.dtype)};")
+                w(shfl)
+            w(f"{ind}{acc} = _ua;")
+
+        def col_loads(ind: str, names: List[str]) -> None:
+            for n in names:
+                cn = c_name(n)
+                w(f"{ind}float4 _ug_{cn};")
+                w(f"{ind}if ({aligned(cn)} && _ucb + 3 < _uC) {{")
+                w(f"{ind}    _ug_{cn} = *reinterpret_cast<const float4*>({cn} + _ucb);")
+                w(f"{ind}}} else {{")
+                for j, ln in enumerate(LANES):
+                    w(f"{ind}    _ug_{cn}.{ln} = _ucb + {j} < _uC ? {cn}[_ucb + {j}] : 0.0f;")
+                w(f"{ind}}}")
+
+        def emit_rowstmt(s: N.Stmt, ind: str, done: Dict[int, str]) -> None:
             t = ck.tensors[s.target]
             cn = c_name(s.target)
-            if t.rank == 2:
-                if t.role == "output":
-                    w(f"{ind}for (int _uc = _ut; _uc < _uC; _uc += {T}) {{")
-                    em.names = {s.indices[0]: "_ur", s.indices[1]: "_uc"}
-                    body: List[str] = []
-                    val = em.value(s.value, body, ind + "    ")
-                    L.extend(body)
-                    w(ind + "    " + r.store(cn, "_urow + _uc", val, t.dtype))
-                    w(f"{ind}}}")
-                continue
-            # a per-row statement: its reductions first, each a loop over the row and a block reduction
-            done: Dict[int, str] = {}
-            for red in [n for n in N.walk(s.value) if isinstance(n, N.Reduce)]:
-                nred += 1
-                ct = r.ctype(red.dtype)
-                acc = f"_ured{nred}"
-                w(f"{ind}{ct} {acc};")
-                w(f"{ind}{{")
-                w(f"{ind}    {ct} _ua = {r.identity(red.op, red.dtype)};")
-                w(f"{ind}    for (int _uc = _ut; _uc < _uC; _uc += {T}) {{")
-                em.names = {s.indices[0]: "_ur", red.vars[0].name: "_uc"}
-                body = []
-                val = em.value(red.body, body, ind + "        ")
-                L.extend(body)
-                w(f"{ind}        {r.combine(red.op, red.dtype, '_ua', val)}")
-                w(f"{ind}    }}")
-                comb = (lambda a, b: f"({a} + {b})") if red.op == "sum" else \
-                    (lambda a, b: f"({a} * {b})") if red.op == "prod" else \
-                    (lambda a, b, op=red.op, dt=red.dtype: r.math(op, dt, [a, b]))
-                w(f"{ind}    #pragma unroll")
-                w(f"{ind}    for (int _uo = 16; _uo > 0; _uo >>= 1) "
-                  f"_ua = {comb('_ua', '__shfl_xor_sync(0xffffffffu, _ua, _uo)')};")
-                if NW > 1:
-                    w(f"{ind}    if ((_ut & 31) == 0) _uw_{ct}[_ut >> 5] = _ua;")
-                    w(f"{ind}    __syncthreads();")
-                    w(f"{ind}    if (_ut < 32) {{")
-                    w(f"{ind}        _ua = _ut < {NW} ? _uw_{ct}[_ut] : {r.identity(red.op, red.dtype)};")
-                    w(f"{ind}        #pragma unroll")
-                    w(f"{ind}        for (int _uo = 16; _uo > 0; _uo >>= 1) "
-                      f"_ua = {comb('_ua', '__shfl_xor_sync(0xffffffffu, _ua, _uo)')};")
-                    w(f"{ind}        if (_ut == 0) _uw_{ct}[32] = _ua;")
-                    w(f"{ind}    }}")
-                    w(f"{ind}    __syncthreads();")
-                    w(f"{ind}    {acc} = _uw_{ct}[32];")
-                    w(f"{ind}    __syncthreads();")
-                else:
-                    w(f"{ind}    {acc} = _ua;")
-                w(f"{ind}}}")
-                done[id(red)] = acc
             em.reduce_hook = lambda e: done.get(id(e))
             em.names = {s.indices[0]: "_ur"}
-            body = []
+            st["lane"] = None
+            body: List[str] = []
             val = em.value(s.value, body, ind)
             em.reduce_hook = None
             L.extend(body)
@@ -651,9 +703,176 @@ class RowReduceTemplate(Template):
             w(f"{ind}const {r.ctype(t.dtype)} {reg} = {val};")
             rowvals[s.target] = reg
             if t.role == "output":
-                w(f"{ind}if (_ut == 0) {r.store(cn, '_ur', reg, t.dtype)}")
+                cond = f"_ut == 0 && {act}" if act else "_ut == 0"
+                w(f"{ind}if ({cond}) {r.store(cn, '_ur', reg, t.dtype)}")
+
+        def emit_loop_path(ind: str) -> None:
+            """Any row length: strided loops over the row (cached in shared memory if asked)."""
+            for k, name in enumerate(cached):
+                cn = c_name(name)
+                w(f"{ind}float* _uc_{cn} = _ush + (size_t)({Y} * {len(cached)} + {k}) * _uC;")
+                w(f"{ind}if ((_uC & 3) == 0 && {aligned(cn)}) {{")
+                w(f"{ind}    const float4* _usrc = reinterpret_cast<const float4*>({cn} + _urow);")
+                w(f"{ind}    float4* _udst = reinterpret_cast<float4*>(_uc_{cn});")
+                w(f"{ind}    for (int _uv = _ut; _uv < (_uC >> 2); _uv += {T}) _udst[_uv] = _usrc[_uv];")
+                w(f"{ind}}} else {{")
+                w(f"{ind}    for (int _uv = _ut; _uv < _uC; _uv += {T}) _uc_{cn}[_uv] = {cn}[_urow + _uv];")
+                w(f"{ind}}}")
+            if cached:
+                w(f"{ind}__syncthreads();")
+            nr = 0
+            for s in ck.body:
+                t = ck.tensors[s.target]
+                cn = c_name(s.target)
+                if t.rank == 2:
+                    if t.role == "output":
+                        if act:
+                            w(f"{ind}if ({act})")
+                        w(f"{ind}for (int _uc = _ut; _uc < _uC; _uc += {T}) {{")
+                        em.names = {s.indices[0]: "_ur", s.indices[1]: "_uc"}
+                        body: List[str] = []
+                        val = em.value(s.value, body, ind + "    ")
+                        L.extend(body)
+                        w(ind + "    " + r.store(cn, "_urow + _uc", val, t.dtype))
+                        w(f"{ind}}}")
+                    continue
+                done: Dict[int, str] = {}
+                for red in [n for n in N.walk(s.value) if isinstance(n, N.Reduce)]:
+                    nr += 1
+                    ct = r.ctype(red.dtype)
+                    acc = f"_ured{nr}"
+                    w(f"{ind}{ct} {acc};")
+                    w(f"{ind}{{")
+                    w(f"{ind}    {ct} _ua = {r.identity(red.op, red.dtype)};")
+                    w(f"{ind}    for (int _uc = _ut; _uc < _uC; _uc += {T}) {{")
+                    em.names = {s.indices[0]: "_ur", red.vars[0].name: "_uc"}
+                    body = []
+                    val = em.value(red.body, body, ind + "        ")
+                    L.extend(body)
+                    w(f"{ind}        {r.combine(red.op, red.dtype, '_ua', val)}")
+                    w(f"{ind}    }}")
+                    block_reduce(ind + "    ", red, acc)
+                    w(f"{ind}}}")
+                    done[id(red)] = acc
+                emit_rowstmt(s, ind, done)
+
+        def emit_reg_path(ind: str) -> None:
+            """Rows of at most 4 * THREADS * REGS columns: thread t holds columns 4 * (t + THREADS * k) .. + 3
+            of every f32 row input in registers (float4 `_ux_X[k]`); one read of the row from memory."""
+            ldx = "__ldcs" if HINT else "__ldg"
+            for name in f32_grid:
+                cn = c_name(name)
+                w(f"{ind}float4 _ux_{cn}[{K}];")
+                w(f"{ind}{{")
+                w(f"{ind}    const bool _uvec = (_uC & 3) == 0 && {aligned(cn)};")
+                w(f"{ind}    #pragma unroll")
+                w(f"{ind}    for (int _uk = 0; _uk < {K}; ++_uk) {{")
+                w(f"{ind}        const int _ucb = (_uk * {T} + _ut) * 4;")
+                w(f"{ind}        if (_uvec && _ucb < _uC) {{")
+                w(f"{ind}            _ux_{cn}[_uk] = {ldx}(reinterpret_cast<const float4*>({cn} + _urow + _ucb));")
+                w(f"{ind}        }} else {{")
+                for j, ln in enumerate(LANES):
+                    w(f"{ind}            _ux_{cn}[_uk].{ln} = _ucb + {j} < _uC ? {cn}[_urow + _ucb + {j}] : 0.0f;")
+                w(f"{ind}        }}")
+                w(f"{ind}    }}")
+                w(f"{ind}}}")
+            nr = 0
+            for s in ck.body:
+                t = ck.tensors[s.target]
+                cn = c_name(s.target)
+                if t.rank == 2:
+                    if t.role != "output":
+                        continue
+                    i2 = ind
+                    if act:
+                        w(f"{ind}if ({act}) {{")
+                        i2 = ind + "    "
+                    vec = t.dtype == "f32"
+                    if vec:
+                        w(f"{i2}const bool _uvo = (_uC & 3) == 0 && {aligned(cn)};")
+                    w(f"{i2}#pragma unroll")
+                    w(f"{i2}for (int _uk = 0; _uk < {K}; ++_uk) {{")
+                    w(f"{i2}    const int _ucb = (_uk * {T} + _ut) * 4;")
+                    w(f"{i2}    if (_ucb < _uC) {{")
+                    i3 = i2 + "        "
+                    col_loads(i3, col_refs(s.value))
+                    if vec:
+                        w(f"{i3}float4 _uo = make_float4(0.0f, 0.0f, 0.0f, 0.0f);")
+                    for j, ln in enumerate(LANES):
+                        w(f"{i3}if (_ucb + {j} < _uC) {{" if j else f"{i3}{{")
+                        em.names = {s.indices[0]: "_ur", s.indices[1]: f"(_ucb + {j})"}
+                        st["lane"] = ln
+                        body = []
+                        val = em.value(s.value, body, i3 + "    ")
+                        st["lane"] = None
+                        L.extend(body)
+                        if vec:
+                            w(f"{i3}    _uo.{ln} = {val};")
+                        else:
+                            w(f"{i3}    " + r.store(cn, f"_urow + _ucb + {j}", val, t.dtype))
+                        w(f"{i3}}}")
+                    if vec:
+                        st_ = "__stcs(reinterpret_cast<float4*>(" + cn + " + _urow + _ucb), _uo);" if HINT else \
+                            "*reinterpret_cast<float4*>(" + cn + " + _urow + _ucb) = _uo;"
+                        w(f"{i3}if (_uvo && _ucb + 3 < _uC) {{")
+                        w(f"{i3}    {st_}")
+                        w(f"{i3}}} else {{")
+                        for j, ln in enumerate(LANES):
+                            w(f"{i3}    if (_ucb + {j} < _uC) {cn}[_urow + _ucb + {j}] = _uo.{ln};")
+                        w(f"{i3}}}")
+                    w(f"{i2}    }}")
+                    w(f"{i2}}}")
+                    if act:
+                        w(f"{ind}}}")
+                    continue
+                done: Dict[int, str] = {}
+                for red in [n for n in N.walk(s.value) if isinstance(n, N.Reduce)]:
+                    nr += 1
+                    ct = r.ctype(red.dtype)
+                    acc = f"_ured{nr}"
+                    w(f"{ind}{ct} {acc};")
+                    w(f"{ind}{{")
+                    w(f"{ind}    {ct} _ua = {r.identity(red.op, red.dtype)};")
+                    w(f"{ind}    #pragma unroll")
+                    w(f"{ind}    for (int _uk = 0; _uk < {K}; ++_uk) {{")
+                    w(f"{ind}        const int _ucb = (_uk * {T} + _ut) * 4;")
+                    w(f"{ind}        if (_ucb < _uC) {{")
+                    i3 = ind + "            "
+                    col_loads(i3, col_refs(red.body))
+                    for j, ln in enumerate(LANES):
+                        w(f"{i3}if (_ucb + {j} < _uC) {{" if j else f"{i3}{{")
+                        em.names = {s.indices[0]: "_ur", red.vars[0].name: f"(_ucb + {j})"}
+                        st["lane"] = ln
+                        body = []
+                        val = em.value(red.body, body, i3 + "    ")
+                        st["lane"] = None
+                        L.extend(body)
+                        w(f"{i3}    {r.combine(red.op, red.dtype, '_ua', val)}")
+                        w(f"{i3}}}")
+                    w(f"{ind}        }}")
+                    w(f"{ind}    }}")
+                    block_reduce(ind + "    ", red, acc)
+                    w(f"{ind}}}")
+                    done[id(red)] = acc
+                emit_rowstmt(s, ind, done)
+
+        if K > 0:
+            w(f"    if (_uC <= {4 * T * K}) {{")
+            emit_reg_path("        ")
+            w("    } else {")
+            nred[0] = 0
+            rowvals.clear()
+            emit_loop_path("        ")
+            w("    }")
+        else:
+            emit_loop_path("    ")
         w("}")
-        return _finish(ck, ["\n".join(L)], self.name, {"THREADS": T, "CACHE": int(bool(cached))})
+        used = {"THREADS": T, "ROWS": RB, "REGS": K, "CACHE": int(bool(cached))}
+        if MINB:
+            used["MINB"] = MINB
+        if HINT:
+            used["HINT"] = HINT
+        return _finish(ck, ["\n".join(L)], self.name, used)
 
 
 # ------------------------------------------------------------------ elementwise
