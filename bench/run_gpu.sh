@@ -13,7 +13,7 @@ python3 -m pip install -q --no-build-isolation --no-deps -e . > "$OUT/install.lo
 mkdir -p /tmp/icd && echo /usr/local/nvidia/lib/libnvidia-opencl.so.1 > /tmp/icd/nvidia.icd
 export OCL_ICD_VENDORS=/tmp/icd
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
-python3 -m pytest -q -x tests/cuda tests/harness tests/codegen/test_templates.py tests/codegen/test_generic_opencl.py tests/test_api.py \
+python3 -m pytest -q -x tests/cuda tests/harness tests/codegen/test_templates.py tests/codegen/test_generic_opencl.py tests/test_python_api.py \
     -p no:cacheprovider 2>&1 | tail -25 | tee "$OUT/gpu_tests.log"
 python3 bench/cuda.py --opencl --out "$OUT/cuda.json" 2>&1 | tee "$OUT/bench_cuda.log" | tail -30
 python3 bench/anchors.py --no-cpu --cuda-json "$OUT/cuda.json" --out "$OUT/anchors_gpu.json" --plot "$OUT/roofline_gpu.png" 2>&1 \
