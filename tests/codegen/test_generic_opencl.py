@@ -80,3 +80,9 @@ kernel halves(int: f32[N], float: f32[N]) -> (double: f32[N]) {
 }
 """
     _compile_and_validate(device, text, {"N": 9})
+
+
+@pytest.mark.opencl
+def test_integer_abs_inside_max_builds(device):
+    # OpenCL's abs(int) returns uint; max(int, uint) would be ambiguous
+    _compile_and_validate(device, "kernel f(Q: i32[N, M]) -> (Z: i32[M]) {\n Z[u] = max(z) abs(Q[z, u])\n}", {"N": 5, "M": 7})

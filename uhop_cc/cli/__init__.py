@@ -6,9 +6,9 @@ import sys
 from typing import List, Optional
 
 from ..ir import UirError
-from . import ai, analyze, backend, frontend, tune
+from . import ai, analyze, backend, campaign, frontend, tune
 
-COMMANDS = (frontend, analyze, backend, tune, ai)
+COMMANDS = (frontend, analyze, backend, tune, ai, campaign)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -210,7 +210,7 @@ class CStyleRenderer:
         if fn == "relu":
             return f"fmax({args[0]}, {zero})" if flt else f"max({args[0]}, 0)"
         if fn == "abs":
-            return f"fabs({args[0]})" if flt else f"abs({args[0]})"
+            return f"fabs({args[0]})" if flt else f"((int)abs({args[0]}))"  # OpenCL's abs(int) is uint
         if fn in ("min", "max"):
             return f"f{fn}({args[0]}, {args[1]})" if flt else f"{fn}({args[0]}, {args[1]})"
         return f"{fn}({', '.join(args)})"
