@@ -32,7 +32,6 @@ its register path for the bound row length and keeps a loop path for longer rows
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..ir import nodes as N
@@ -40,50 +39,15 @@ from ..ir import symbolic
 from ..ir.typed import BoundKernel, CheckedKernel
 from .cstyle import GeneratedKernel, _Emitter, c_name
 from .cuda import CUDARenderer
+from .templates.base import Match, NoMatch
+from .templates.base import Template as _SharedTemplate
 
 __all__ = ["TEMPLATES", "Template", "Match", "NoMatch", "select_template", "get_template", "SgemmTemplate",
            "RowReduceTemplate", "ElementwiseTemplate"]
 
 
-class NoMatch(Exception):
-    """Raised inside `_match`; `Template.match` turns it into None."""
-
-
-@dataclass(frozen=True)
-class Match:
-    template: str
-    bound: BoundKernel
-    info: Dict[str, object] = field(default_factory=dict, compare=False)
-
-    @property
-    def checked(self) -> CheckedKernel:
-        return self.bound.checked
-
-
-class Template:
-    name = "template"
-
-    def match(self, bound: BoundKernel) -> Optional[Match]:
-        try:
-            return self._match(bound)
-        except NoMatch:
-            return None
-
-    def why_not(self, bound: BoundKernel) -> str:
-        try:
-            self._match(bound)
-        except NoMatch as e:
-            return str(e) or "no match"
-        return ""
-
-    def _match(self, bound: BoundKernel) -> Match:
-        raise NotImplementedError
-
-    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
-        raise NotImplementedError
-
-    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
-        raise NotImplementedError
+class Template(_SharedTemplate):
+    """The shared template API (`templates.base`), rendering CUDA."""
 
     def __repr__(self) -> str:
         return f"<cuda template {self.name}>"

@@ -36,7 +36,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..ir.typed import BoundKernel
-from .opencl import (SCALAR_NP_DTYPE, TENSOR_NP_DTYPE, AbiError, GuardReport, LaunchFailure, Poison, RunResult,
+from .opencl import (SCALAR_NP_DTYPE, _round_up, TENSOR_NP_DTYPE, AbiError, GuardReport, LaunchFailure, Poison, RunResult,
                      _host_inputs)
 
 __all__ = ["CudaBuild", "CUDADevice", "CudaUnavailable", "CudaPrepared", "nvrtc_compile", "nvrtc_available",
@@ -326,10 +326,6 @@ _STICKY = {"CUDA_ERROR_ILLEGAL_ADDRESS", "CUDA_ERROR_LAUNCH_FAILED", "CUDA_ERROR
            "CUDA_ERROR_ILLEGAL_INSTRUCTION", "CUDA_ERROR_INVALID_PC", "CUDA_ERROR_HARDWARE_STACK_ERROR",
            "CUDA_ERROR_ASSERT", "CUDA_ERROR_LAUNCH_TIMEOUT", "CUDA_ERROR_CONTEXT_IS_DESTROYED",
            "CUDA_ERROR_ECC_UNCORRECTABLE", "CUDA_ERROR_TOO_MANY_RESOURCES_REQUESTED_FOR_LAUNCH"}
-
-
-def _round_up(n: int, a: int) -> int:
-    return (n + a - 1) // a * a
 
 
 # ------------------------------------------------------------------ the ABI for one program
