@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, List, Mapping, Optional, Union
 
 import numpy as np
 
@@ -32,11 +32,11 @@ from ...verify.tolerance import tolerance_for
 from ..cstyle import GeneratedKernel, c_name
 from ..launch import LaunchError, Stage, parse_launch
 from . import golden
-from .opencl_host import _cstr, _double, _ident, _symbols, cpp_launch_expr, output_reduction_lengths
+from .opencl_host import (_cstr, _ident, _symbols, cpp_launch_expr, output_reduction_lengths,
+                          tensor_rows)
 
 __all__ = ["emit_cuda_project", "MAIN_TEMPLATE"]
 
-_DTYPE_ENUM = {"f32": "DType::F32", "f64": "DType::F64", "f16": "DType::F16", "i32": "DType::I32"}
 _SCALAR_TYPE = {"f32": "float", "f64": "double", "f16": "float", "i32": "int"}
 _INT32_MAX = 2 ** 31 - 1
 
@@ -149,21 +149,7 @@ def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, sigs: Mappi
     L.append(f"static const double kFlops = {float(spec.flops)!r};")
     L.append(f"static const double kBytes = {float(spec.bytes_min)!r};")
     L.append("")
-    index: Dict[str, int] = {}
-    rows = []
-    for role, specs in (("Input", spec.inputs), ("Output", spec.outputs), ("Temp", spec.temps)):
-        for t in specs:
-            index[t.name] = len(rows)
-            shape = "{" + ", ".join(str(int(d)) for d in t.shape) + "}"
-            if role == "Input":
-                file, rtol, atol = golden.input_file(t.name), 0.0, 0.0
-            elif role == "Output":
-                file = golden.golden_file(t.name)
-                rtol, atol = tolerances[t.name].rtol, tolerances[t.name].atol
-            else:
-                file, rtol, atol = "", 0.0, 0.0
-            rows.append(f"    {{{_cstr(t.name)}, Role::{role}, {_DTYPE_ENUM[t.dtype]}, {shape}, {_cstr(file)}, "
-                        f"{_double(rtol)}, {_double(atol)}}},")
+    index, rows = tensor_rows(spec, tolerances)
     L.append("static const Tensor kTensors[] = {")
     L.extend(rows)
     L.append("};")

@@ -59,6 +59,28 @@ def _ident(name: str) -> str:
     return name + "_" if name in _CPP_KEYWORDS or name.startswith("__") else name
 
 
+def tensor_rows(spec, tolerances):
+    """The host table of tensors (inputs, outputs, temporaries) and each tensor's row in it.
+
+    Shared by the OpenCL and CUDA host emitters: outputs carry their golden file and tolerance."""
+    index: Dict[str, int] = {}
+    rows = []
+    for role, specs in (("Input", spec.inputs), ("Output", spec.outputs), ("Temp", spec.temps)):
+        for t in specs:
+            index[t.name] = len(rows)
+            shape = "{" + ", ".join(str(int(d)) for d in t.shape) + "}"
+            if role == "Input":
+                file, rtol, atol = golden.input_file(t.name), 0.0, 0.0
+            elif role == "Output":
+                file = golden.golden_file(t.name)
+                rtol, atol = tolerances[t.name].rtol, tolerances[t.name].atol
+            else:
+                file, rtol, atol = "", 0.0, 0.0
+            rows.append(f"    {{{_cstr(t.name)}, Role::{role}, {_DTYPE_ENUM[t.dtype]}, {shape}, {_cstr(file)}, "
+                        f"{_double(rtol)}, {_double(atol)}}},")
+    return index, rows
+
+
 def _cstr(text: str) -> str:
     out = []
     for ch in text:
@@ -189,21 +211,7 @@ def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, scalars: Ma
              "(KernelSpec.bytes_min)")
     L.append("")
 
-    index: Dict[str, int] = {}
-    rows = []
-    for role, specs in (("Input", spec.inputs), ("Output", spec.outputs), ("Temp", spec.temps)):
-        for t in specs:
-            index[t.name] = len(rows)
-            shape = "{" + ", ".join(str(int(d)) for d in t.shape) + "}"
-            if role == "Input":
-                file, rtol, atol = golden.input_file(t.name), 0.0, 0.0
-            elif role == "Output":
-                file = golden.golden_file(t.name)
-                rtol, atol = tolerances[t.name].rtol, tolerances[t.name].atol
-            else:
-                file, rtol, atol = "", 0.0, 0.0
-            rows.append(f"    {{{_cstr(t.name)}, Role::{role}, {_DTYPE_ENUM[t.dtype]}, {shape}, {_cstr(file)}, "
-                        f"{_double(rtol)}, {_double(atol)}}},")
+    index, rows = tensor_rows(spec, tolerances)
     L.append("// Tensors: inputs, outputs, temporaries. Outputs carry their tolerance (rtol, atol).")
     L.append("static const Tensor kTensors[] = {")
     L.extend(rows)
