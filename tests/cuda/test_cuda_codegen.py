@@ -137,7 +137,8 @@ def test_kernel_signatures():
 # ------------------------------------------------------------------ templates
 def test_template_matching_on_examples():
     want = {"matmul": "sgemm", "softmax": "rowreduce", "layernorm": "rowreduce", "cosine": "rowreduce",
-            "relu": "elementwise", "gelu": "elementwise", "axpy": "elementwise"}
+            "relu": "elementwise", "gelu": "elementwise", "axpy": "elementwise",
+            "jacobi2d": "stencil", "heat3d": "stencil", "blur_same": "stencil", "conv2d": "conv2d"}
     for path in EXAMPLES:
         for k in ir.load_file(path):
             b = ir.bind_shapes(k, example_sizes(k))
@@ -364,3 +365,61 @@ def test_rowreduce_space_compiles(C):
             src = t.render(m, params).source
             assert parse_launch(src, "cuda")[-1].kernel_name == k.name
             _compile(src)
+
+
+# ------------------------------------------------------------------ GEMM tiles (sgemm, conv2d)
+def test_gemm_tile_checks():
+    from uhop_cc.codegen.cuda_gemm import GemmTile
+    GemmTile().check()
+    assert GemmTile().threads == 256 and GemmTile(64, 64, 16, 4, 4).threads == 256
+    for bad, why in ((GemmTile(128, 128, 8, 6, 8), "multiples of 4"), (GemmTile(256, 128, 8, 8, 8), "whole loads"),
+                     (GemmTile(256, 256, 32, 8, 8), "shared memory"), (GemmTile(128, 128, 6, 8, 8), "BK")):
+        with pytest.raises(ValueError, match=why):
+            bad.check()
+
+
+def test_sgemm_space_fills_the_device():
+    k = load(ROOT / "examples" / "matmul.uir", "matmul")
+    sg = get_template("sgemm")
+    big = sg.match(ir.bind_shapes(k, dict(M=4096, N=4096, K=4096)))
+    assert sg.space(big, {"sm_count": 132})[0] == dict(BM=128, BN=128, BK=8, TM=8, TN=8)
+    small = sg.match(ir.bind_shapes(k, dict(M=512, N=512, K=4096)))  # 16 blocks of 128x128 for 132 SMs
+    first = sg.space(small, {"sm_count": 132})[0]
+    assert first["BM"] * first["BN"] < 128 * 128
+    with pytest.raises(ValueError, match="invalid GEMM tile"):
+        sg.render(big, dict(BM=256, BN=128, BK=8, TM=8, TN=8))
+    # a schedule cached before THREADS was derived from the tile still renders
+    assert sg.render(big, dict(BM=128, BN=128, BK=8, TM=8, TN=8, THREADS=256)).params["BM"] == 128
+
+
+def test_conv2d_matches_and_refuses():
+    conv = get_template("conv2d")
+    k = load(ROOT / "examples" / "conv2d.uir", "conv2d")
+    m = conv.match(ir.bind_shapes(k, dict(N=8, C=3, H=66, W=66, K=64, R=3, S=3)))
+    assert m is not None and conv.space(m)[0]["BM"] == 64  # no half-empty blocks for 64 channels
+    strided = ir.load("kernel t(X: f32[N, C, H, W], F: f32[C, K, R, S]) -> (Y: f32[N, K, H - R + 1, W - S + 1]) "
+                      "{ Y[n, k, y, x] = sum(c, r, s) X[n, c, y + r, x + s] * F[c, k, r, s] }")[0]
+    assert "filter" in conv.why_not(ir.bind_shapes(strided, {"N": 1, "C": 2, "H": 5, "W": 5, "K": 2, "R": 3,
+                                                             "S": 3}))
+
+
+@requires_nvrtc
+@pytest.mark.parametrize("which", ["sgemm", "conv2d", "conv2d-epilogue"])
+def test_gemm_spaces_compile(which):
+    if which == "sgemm":
+        b = ir.bind_shapes(load(ROOT / "examples" / "matmul.uir", "matmul"), dict(M=300, N=260, K=100))
+    elif which == "conv2d":
+        b = ir.bind_shapes(load(ROOT / "examples" / "conv2d.uir", "conv2d"), dict(N=2, C=5, H=9, W=11, K=70, R=3, S=3))
+    else:
+        k = ir.load("kernel t(X: f32[N, C, H, W], F: f32[K, C, R, S], b: f32[K]) -> (Y: f32[N, K, H - 2, W - 2]) "
+                    "{ Y[n, k, y, x] = relu(b[k] + sum(c in 1..C, r in 0..3, s in 0..3) "
+                    "X[n, c, y + r, x + s] * F[k, c, r, s]) }")[0]
+        b = ir.bind_shapes(k, dict(N=2, C=5, H=9, W=11, K=70, R=3, S=3))
+    t, m = select_template(b)
+    assert t.name == which.split("-")[0]
+    space = t.space(m, {"sm_count": 132})
+    assert len(space) >= 5
+    for params in space:
+        src = t.render(m, params).source
+        assert parse_launch(src, "cuda")[-1].kernel_name == m.checked.name
+        _compile(src, "sm_90")

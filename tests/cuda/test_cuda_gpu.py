@@ -77,9 +77,11 @@ SHAPES = {
     "relu": [dict(N=1), dict(N=3), dict(N=4), dict(N=4099), dict(N=100003)],
     "gelu": [dict(N=5), dict(N=65536 + 7)],
     "axpy": [dict(N=13), dict(N=10000)],
+    "conv2d": [dict(N=1, C=1, H=3, W=3, K=1, R=3, S=3), dict(N=2, C=5, H=9, W=11, K=70, R=3, S=3),
+               dict(N=3, C=16, H=20, W=17, K=64, R=1, S=1), dict(N=1, C=3, H=40, W=41, K=130, R=5, S=2)],
 }
 FILES = {"matmul": "matmul", "softmax": "softmax", "layernorm": "layernorm", "cosine": "cosine", "relu": "relu",
-         "gelu": "mlp", "axpy": "axpy"}
+         "gelu": "mlp", "axpy": "axpy", "conv2d": "conv2d"}
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))
@@ -101,6 +103,20 @@ def test_sgemm_epilogue_and_offsets(cuda_device):
         t, m = select_template(b)
         assert t.name == "sgemm"
         check(cuda_device, t.render(m).source, b)
+
+
+def test_gemm_tiles_validate(cuda_device):
+    """Every tile of the sgemm and conv2d spaces, at edge shapes, against the reference."""
+    fp = cuda_device.fingerprint()
+    conv = ("kernel t(X: f32[N, C, H, W], F: f32[K, C, R, S], b: f32[K]) -> (Y: f32[N, K, H - 2, W - 2]) "
+            "{ Y[n, k, y, x] = relu(b[k] + sum(c in 1..C, r in 0..3, s in 0..3) X[n, c, y + r, x + s] * F[k, c, r, s]) }")
+    for text, sizes in ((ROOT / "examples" / "matmul.uir", dict(M=130, K=37, N=257)),
+                        (ROOT / "examples" / "conv2d.uir", dict(N=2, C=7, H=13, W=12, K=67, R=3, S=2)),
+                        (conv, dict(N=2, C=6, H=11, W=10, K=33, R=3, S=3))):
+        b = _bound(text, sizes)
+        t, m = select_template(b)
+        for params in t.space(m, fp):
+            check(cuda_device, t.render(m, params).source, b)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

@@ -15,9 +15,11 @@ annotation. Sizes stay kernel arguments: the same source serves every shape (`ro
 its register path for the bound row length and keeps a loop path for longer rows).
 
 * `sgemm`: one statement `C[i, j] = epilogue(sum(k) A[i, k] * B[k, j])` over f32 2-D
-  row-major A, B. 128x128 block tile, 256 threads of 8x8 outputs, k-tiles of 8 in double
-  buffered shared memory, float4 global loads and stores where aligned, guarded loads and
-  stores at the edges (any M, N, K). The epilogue (bias, relu...) runs per output.
+  row-major A, B. Block tile BM x BN, threads of TM x TN outputs, k-tiles of BK in double
+  buffered shared memory (the main loop of `cuda_gemm`), float4 global loads and stores where
+  aligned, guarded loads and stores at the edges (any M, N, K). The epilogue (bias, relu...)
+  runs per output. Default 128x128x8 with 8x8 per thread; smaller tiles when the grid would
+  leave SMs idle.
 * `rowreduce`: every statement is either per row (`m[r] = f(reductions over c)`) or per
   element of an R x C grid (`Y[r, c] = ...`): softmax, layernorm, cosine. THREADS threads per
   row, ROWS rows per block. With REGS > 0 and C <= 4 * THREADS * REGS, the row's 2-D f32 inputs
@@ -39,6 +41,7 @@ from ..ir import symbolic
 from ..ir.typed import BoundKernel, CheckedKernel
 from .cstyle import GeneratedKernel, _Emitter, c_name
 from .cuda import CUDARenderer
+from .cuda_gemm import GemmTile, RowMajorA, RowMajorB, mainloop
 from .templates.base import Match, NoMatch
 from .templates.base import Template as _SharedTemplate
 
@@ -148,7 +151,6 @@ def _fingerprint_int(fp: Optional[dict], key: str, default: int) -> int:
 # ------------------------------------------------------------------ sgemm
 class SgemmTemplate(Template):
     name = "sgemm"
-    BM, BN, BK, THREADS = 128, 128, 8, 256
 
     def _match(self, bound: BoundKernel) -> Match:
         ck = bound.checked
@@ -204,13 +206,29 @@ class SgemmTemplate(Template):
         return Match(self.name, bound, info)
 
     def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
-        return [dict(BM=self.BM, BN=self.BN, BK=self.BK, TM=8, TN=8, THREADS=self.THREADS)]
+        """Block tiles, best first: 128x128 (k-tiles of 8) unless the grid would leave SMs idle,
+        then the largest tile that still gives every SM a block."""
+        cands = [dict(BM=128, BN=128, BK=8, TM=8, TN=8), dict(BM=128, BN=128, BK=16, TM=8, TN=8),
+                 dict(BM=256, BN=128, BK=16, TM=8, TN=8), dict(BM=128, BN=256, BK=16, TM=8, TN=8),
+                 dict(BM=128, BN=64, BK=8, TM=8, TN=8), dict(BM=64, BN=128, BK=8, TM=8, TN=8),
+                 dict(BM=64, BN=64, BK=16, TM=4, TN=4), dict(BM=128, BN=128, BK=16, TM=8, TN=4)]
+        cands = [p for p in cands if _tile_ok(p, device_fingerprint)]
+        sms = _fingerprint_int(device_fingerprint, "sm_count", 132)
+        M, N = int(match.info["M"]), int(match.info["N"])
+        blocks = lambda p: -(-M // p["BM"]) * -(-N // p["BN"])  # noqa: E731
+        if blocks(cands[0]) < sms:
+            enough = [p for p in cands if blocks(p) >= sms]
+            first = max(enough, key=lambda p: p["BM"] * p["BN"]) if enough else max(cands, key=blocks)
+            cands.remove(first)
+            cands.insert(0, first)
+        return cands
 
     def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
         p = dict(self.space(match)[0])
         p.update(params or {})
-        if (p["BM"], p["BN"], p["BK"], p["TM"], p["TN"], p["THREADS"]) != (128, 128, 8, 8, 8, 256):
-            raise ValueError(f"sgemm supports BM=BN=128, BK=8, TM=TN=8, THREADS=256 only, got {p}")
+        p.pop("THREADS", None)  # implied by the tile (kept by schedules cached before it was derived)
+        tile = GemmTile(*(int(p[k]) for k in ("BM", "BN", "BK", "TM", "TN")))
+        tile.check()
         ck = match.checked
         info = match.info
         s: N.Stmt = info["stmt"]
@@ -221,135 +239,60 @@ class SgemmTemplate(Template):
         A, B = ck.tensors[info["A"]], ck.tensors[info["B"]]
         An, Bn, Cn = c_name(info["A"]), c_name(info["B"]), c_name(s.target)
         la = info["launch"]
+        T = tile.threads
         L: List[str] = []
         w = L.append
-        w(f"// @launch grid=(cdiv({la['N']}, 128), cdiv({la['M']}, 128)) block=(256, 1)")
-        w(_signature(ck, c_name(ck.name), "__launch_bounds__(256, 2)") + "\n{")
-        w("    __shared__ __align__(16) float _uAs[2][8][128];")
-        w("    __shared__ __align__(16) float _uBs[2][8][128];")
+        w(f"// @launch grid=(cdiv({la['N']}, {tile.BN}), cdiv({la['M']}, {tile.BM})) block=({T}, 1)")
+        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T}, {2 if T <= 256 else 1})") + "\n{")
+        L.extend(tile.prologue())
         w(f"    const int _uM = {em.int_expr(out.shape[0])}, _uN = {em.int_expr(out.shape[1])};")
         w(f"    const int _ulda = {em.int_expr(A.shape[1])}, _uldb = {em.int_expr(B.shape[1])};")
         w(f"    const int _uklo = {em.int_expr(kv.lo)}, _uK = {em.int_expr(kv.hi)} - _uklo;")
         w(f"    const float* __restrict__ _uA = {An} + _uklo;")
         w(f"    const float* __restrict__ _uB = {Bn} + (size_t)_uklo * _uldb;")
-        w("    const int _utid = threadIdx.x, _utx = _utid & 15, _uty = _utid >> 4;")
-        w("    const int _ui0 = blockIdx.y * 128, _uj0 = blockIdx.x * 128;")
-        w("    const int _uar = _utid >> 1, _uac = (_utid & 1) << 2;    // A tile: 128 rows x 8 k, one float4 each")
-        w("    const int _ubr = _utid >> 5, _ubc = (_utid & 31) << 2;   // B tile: 8 k x 128 cols, one float4 each")
-        w("    const bool _uvA = ((_ulda & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uA) & 15ull) == 0ull);")
-        w("    const bool _uvB = ((_uldb & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uB) & 15ull) == 0ull);")
-        w("    const bool _urowA = _ui0 + _uar < _uM;")
-        w("    const float* _uArow = _uA + (size_t)(_urowA ? _ui0 + _uar : 0) * _ulda;")
-        w("    const int _ujB = _uj0 + _ubc;")
-        w("    float _uacc[8][8];")
-        w("    #pragma unroll")
-        w("    for (int _um = 0; _um < 8; ++_um) {")
-        w("        #pragma unroll")
-        w("        for (int _un = 0; _un < 8; ++_un) _uacc[_um][_un] = 0.0f;")
-        w("    }")
-        w("    float4 _ura, _urb;")
-        # global -> registers for the k-tile at _uk
-        load = [
-            "        {",
-            "            const int _uka = _uk + _uac;",
-            "            if (_uvA && _urowA && _uka + 3 < _uK) {",
-            "                _ura = *reinterpret_cast<const float4*>(_uArow + _uka);",
-            "            } else {",
-            "                _ura.x = (_urowA && _uka + 0 < _uK) ? _uArow[_uka + 0] : 0.0f;",
-            "                _ura.y = (_urowA && _uka + 1 < _uK) ? _uArow[_uka + 1] : 0.0f;",
-            "                _ura.z = (_urowA && _uka + 2 < _uK) ? _uArow[_uka + 2] : 0.0f;",
-            "                _ura.w = (_urowA && _uka + 3 < _uK) ? _uArow[_uka + 3] : 0.0f;",
-            "            }",
-            "            const int _ukb = _uk + _ubr;",
-            "            const bool _urowB = _ukb < _uK;",
-            "            const float* _uBrow = _uB + (size_t)(_urowB ? _ukb : 0) * _uldb;",
-            "            if (_uvB && _urowB && _ujB + 3 < _uN) {",
-            "                _urb = *reinterpret_cast<const float4*>(_uBrow + _ujB);",
-            "            } else {",
-            "                _urb.x = (_urowB && _ujB + 0 < _uN) ? _uBrow[_ujB + 0] : 0.0f;",
-            "                _urb.y = (_urowB && _ujB + 1 < _uN) ? _uBrow[_ujB + 1] : 0.0f;",
-            "                _urb.z = (_urowB && _ujB + 2 < _uN) ? _uBrow[_ujB + 2] : 0.0f;",
-            "                _urb.w = (_urowB && _ujB + 3 < _uN) ? _uBrow[_ujB + 3] : 0.0f;",
-            "            }",
-            "        }",
-        ]
-        store = lambda buf: [  # noqa: E731
-            f"        _uAs[{buf}][_uac + 0][_uar] = _ura.x;",
-            f"        _uAs[{buf}][_uac + 1][_uar] = _ura.y;",
-            f"        _uAs[{buf}][_uac + 2][_uar] = _ura.z;",
-            f"        _uAs[{buf}][_uac + 3][_uar] = _ura.w;",
-            f"        *reinterpret_cast<float4*>(&_uBs[{buf}][_ubr][_ubc]) = _urb;",
-        ]
-        w("    {")
-        w("        const int _uk = 0;")
-        L.extend(load)
-        L.extend(store("0"))
-        w("    }")
-        w("    __syncthreads();")
-        w("    int _ubuf = 0;")
-        w("    for (int _uk0 = 0; _uk0 < _uK; _uk0 += 8) {")
-        w("        const bool _unext = _uk0 + 8 < _uK;")
-        w("        if (_unext) {")
-        w("            const int _uk = _uk0 + 8;")
-        L.extend("    " + ln for ln in load)
-        w("        }")
-        w("        #pragma unroll")
-        w("        for (int _ukk = 0; _ukk < 8; ++_ukk) {")
-        w("            const float4 _ua0 = *reinterpret_cast<const float4*>(&_uAs[_ubuf][_ukk][_uty * 4]);")
-        w("            const float4 _ua1 = *reinterpret_cast<const float4*>(&_uAs[_ubuf][_ukk][64 + _uty * 4]);")
-        w("            const float4 _ub0 = *reinterpret_cast<const float4*>(&_uBs[_ubuf][_ukk][_utx * 4]);")
-        w("            const float4 _ub1 = *reinterpret_cast<const float4*>(&_uBs[_ubuf][_ukk][64 + _utx * 4]);")
-        w("            const float _ua[8] = {_ua0.x, _ua0.y, _ua0.z, _ua0.w, _ua1.x, _ua1.y, _ua1.z, _ua1.w};")
-        w("            const float _ub[8] = {_ub0.x, _ub0.y, _ub0.z, _ub0.w, _ub1.x, _ub1.y, _ub1.z, _ub1.w};")
-        w("            #pragma unroll")
-        w("            for (int _um = 0; _um < 8; ++_um) {")
-        w("                #pragma unroll")
-        w("                for (int _un = 0; _un < 8; ++_un) _uacc[_um][_un] = fmaf(_ua[_um], _ub[_un], _uacc[_um][_un]);")
-        w("            }")
-        w("        }")
-        w("        if (_unext) {")
-        for ln in store("_ubuf ^ 1"):
-            w("    " + ln)
-        w("            __syncthreads();")
-        w("            _ubuf ^= 1;")
-        w("        }")
-        w("    }")
-        # epilogue
+        w(f"    const int _ui0 = blockIdx.y * {tile.BM}, _uj0 = blockIdx.x * {tile.BN};")
+        a = RowMajorA(tile, "_uA", "_ulda",
+                      "((_ulda & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uA) & 15ull) == 0ull)")
+        b = RowMajorB(tile, "_uB", "_uldb",
+                      "((_uldb & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uB) & 15ull) == 0ull)")
+        L.extend(mainloop(tile, a, b))
         w("    const bool _uvC = ((_uN & 3) == 0) && "
           f"((reinterpret_cast<unsigned long long>({Cn}) & 15ull) == 0ull);")
-        w("    #pragma unroll")
-        w("    for (int _um = 0; _um < 8; ++_um) {")
-        w("        const int _ui = _ui0 + (_um < 4 ? _uty * 4 + _um : 64 + _uty * 4 + _um - 4);")
-        w("        if (_ui >= _uM) continue;")
-        w("        #pragma unroll")
-        w("        for (int _uh = 0; _uh < 2; ++_uh) {")
-        w("            const int _uj = _uj0 + _uh * 64 + _utx * 4;")
-        w(f"            float* _uCrow = {Cn} + (size_t)_ui * _uN;")
-        if not info["epilogue"]:
-            w("            if (_uvC && _uj + 3 < _uN) {")
-            w("                *reinterpret_cast<float4*>(_uCrow + _uj) = make_float4(_uacc[_um][_uh * 4 + 0], "
-              "_uacc[_um][_uh * 4 + 1], _uacc[_um][_uh * 4 + 2], _uacc[_um][_uh * 4 + 3]);")
-            w("            } else {")
-            w("                #pragma unroll")
-            w("                for (int _uq = 0; _uq < 4; ++_uq)")
-            w("                    if (_uj + _uq < _uN) _uCrow[_uj + _uq] = _uacc[_um][_uh * 4 + _uq];")
-            w("            }")
-        else:
-            w("            #pragma unroll")
-            w("            for (int _uq = 0; _uq < 4; ++_uq) {")
-            w("                if (_uj + _uq >= _uN) continue;")
-            w(f"                const int {c_name(info['i'])} = _ui;")
-            w(f"                const int {c_name(info['j'])} = _uj + _uq;")
+
+        def store() -> List[str]:
+            S = [f"            float* _uCrow = {Cn} + (size_t)_ui * _uN;"]
+            if not info["epilogue"]:
+                return S + [
+                    "            if (_uvC && _uj + 3 < _uN) {",
+                    "                *reinterpret_cast<float4*>(_uCrow + _uj) = make_float4(_uacc[_um][_uh * 4 + 0], "
+                    "_uacc[_um][_uh * 4 + 1], _uacc[_um][_uh * 4 + 2], _uacc[_um][_uh * 4 + 3]);",
+                    "            } else {",
+                    "                #pragma unroll",
+                    "                for (int _uq = 0; _uq < 4; ++_uq)",
+                    "                    if (_uj + _uq < _uN) _uCrow[_uj + _uq] = _uacc[_um][_uh * 4 + _uq];",
+                    "            }"]
+            S += ["            #pragma unroll",
+                  "            for (int _uq = 0; _uq < 4; ++_uq) {",
+                  "                if (_uj + _uq >= _uN) continue;",
+                  f"                const int {c_name(info['i'])} = _ui;",
+                  f"                const int {c_name(info['j'])} = _uj + _uq;"]
             epi = _HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None)
             body: List[str] = []
             val = epi.value(s.value, body, " " * 16)
-            L.extend(body)
-            w(f"                _uCrow[_uj + _uq] = {val};")
-            w("            }")
-        w("        }")
-        w("    }")
+            return S + body + [f"                _uCrow[_uj + _uq] = {val};", "            }"]
+
+        L.extend(tile.epilogue(store))
         w("}")
-        return _finish(ck, ["\n".join(L)], self.name, p)
+        return _finish(ck, ["\n".join(L)], self.name, dict(BM=tile.BM, BN=tile.BN, BK=tile.BK, TM=tile.TM, TN=tile.TN))
+
+
+def _tile_ok(p: dict, fp: Optional[dict]) -> bool:
+    tile = GemmTile(*(int(p[k]) for k in ("BM", "BN", "BK", "TM", "TN")))
+    try:
+        tile.check()
+    except ValueError:
+        return False
+    return tile.threads <= _fingerprint_int(fp, "max_threads_per_block", 1024)
 
 
 # ------------------------------------------------------------------ row reductions
@@ -964,7 +907,11 @@ class ElementwiseTemplate(Template):
 SGEMM = SgemmTemplate()
 ROWREDUCE = RowReduceTemplate()
 ELEMENTWISE = ElementwiseTemplate()
-TEMPLATES: List[Template] = [SGEMM, ROWREDUCE, ELEMENTWISE]
+from .cuda_conv2d import CONV2D  # noqa: E402  (implicit GEMM on the shared main loop)
+
+from .templates.stencil import CUDA_TEMPLATE as STENCIL  # noqa: E402  (shared with OpenCL)
+
+TEMPLATES: List[Template] = [SGEMM, ROWREDUCE, ELEMENTWISE, CONV2D, STENCIL]
 
 
 def get_template(name: str) -> Template:

@@ -1,0 +1,181 @@
+"""CUDA `conv2d`: direct NCHW convolution (valid padding, stride 1) as an implicit GEMM.
+
+Matches what the OpenCL `conv2d` template matches (`Y[n, k, y, x] = epilogue(sum(c, r, s)
+X[n, c, y + r, x + s] * F[k, c, r, s])`, f32, reduction ranges independent of the output
+indices) and renders it on the shared GEMM main loop (`cuda_gemm`):
+
+* GEMM rows are output channels k: the filter viewed as a K x (C R S) matrix, rows contiguous
+  in the flattened reduction index, read as float4 when the ranges cover the whole filter
+  (otherwise each index is decomposed into (c, r, s)).
+* GEMM columns are output pixels (n, y, x) flattened, N * OH * OW of them; column j of a
+  k-tile is the im2col gather X[n, c, y + r, x + s] = X[base(j) + offset(c, r, s)] with
+  base(j) = (n C H + y) W + x computed once per thread and offset(c, r, s) = (c H + r) W + s
+  once per k row and tile. Consecutive threads read consecutive pixels.
+* The epilogue decomposes each column back into (n, y, x) and evaluates the statement with
+  the sum replaced by the accumulator (bias, relu...), storing Y[n, k, y, x].
+
+Params: the block tile BM (channels) x BN (pixels) x BK and the per-thread TM x TN.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from ..ir import nodes as N
+from ..ir.typed import BoundKernel
+from .cstyle import GeneratedKernel, _Emitter, c_name
+from .cuda import CUDARenderer
+from .cuda_gemm import GemmTile, RowMajorA, mainloop
+from .templates.base import Match, index_var
+from .templates.base import Template as _SharedTemplate
+from .templates.conv2d import TEMPLATE as _OPENCL_CONV2D
+
+__all__ = ["Conv2dTemplate", "CONV2D"]
+
+
+class _Im2colB:
+    """The k-tile of im2col(X): element (kk, j) = X[base(j) + off(kk)], zero past either edge."""
+
+    def __init__(self, tile: GemmTile, x: str, off: str):
+        self.t, self.x, self.off = tile, x, off
+        self.n = tile.BK * tile.BN // tile.threads
+
+    def setup(self) -> List[str]:
+        t = self.t
+        shared = t.threads % t.BN == 0  # every load of a thread is in the same column
+        L = []
+        for l in range(self.n):
+            e = f"(_utid + {t.threads * l})"
+            L.append(f"    const int _ubr{l} = {e} / {t.BN}, _ubc{l} = {e} % {t.BN};")
+            L.append(f"    float _urb{l};")
+            if shared and l:
+                L.append(f"    const bool _ucok{l} = _ucok0; const size_t _ubase{l} = _ubase0;")
+                continue
+            L += [f"    const int _ucol{l} = _uj0 + _ubc{l};",
+                  f"    const bool _ucok{l} = _ucol{l} < _uN;",
+                  f"    size_t _ubase{l} = 0;",
+                  f"    if (_ucok{l}) {{",
+                  f"        const int _un = _ucol{l} / _uPQ, _upq = _ucol{l} - _un * _uPQ;",
+                  "        const int _up = _upq / _uOW;",
+                  f"        _ubase{l} = ((size_t)_un * _uXC * _uXH + _up) * _uXW + (_upq - _up * _uOW);",
+                  "    }"]
+        return L
+
+    def load(self, k: str) -> List[str]:
+        L = []
+        for l in range(self.n):
+            L += ["{",
+                  f"    const int _ukk = {k} + _ubr{l};",
+                  f"    _urb{l} = (_ucok{l} && _ukk < _uK) ? {self.x}[_ubase{l} + {self.off.format('_ukk')}] : 0.0f;",
+                  "}"]
+        return L
+
+    def store(self, buf: str) -> List[str]:
+        return [f"_uBs[{buf}][_ubr{l}][_ubc{l}] = _urb{l};" for l in range(self.n)]
+
+
+class Conv2dTemplate(_SharedTemplate):
+    name = "conv2d"
+
+    def __repr__(self) -> str:
+        return f"<cuda template {self.name}>"
+
+    def _match(self, bound: BoundKernel) -> Match:
+        return _OPENCL_CONV2D._match(bound)
+
+    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
+        """Tiles best first: BM follows the channel count (no half-empty blocks for K <= 64)."""
+        n, k, oh, ow = match.info["shape"]
+        cands = [dict(BM=128, BN=128, BK=8, TM=8, TN=8), dict(BM=64, BN=128, BK=8, TM=8, TN=8),
+                 dict(BM=128, BN=128, BK=16, TM=8, TN=8), dict(BM=64, BN=256, BK=16, TM=8, TN=8),
+                 dict(BM=128, BN=64, BK=8, TM=8, TN=8), dict(BM=64, BN=64, BK=16, TM=4, TN=4),
+                 dict(BM=32, BN=128, BK=16, TM=4, TN=8)]
+        cands = [p for p in cands if _valid(p)]
+        if k <= 64:
+            cands.sort(key=lambda p: (p["BM"] < k or p["BM"] > max(32, k), -p["BN"] * p["BM"]))
+        sms = 132
+        if device_fingerprint and device_fingerprint.get("sm_count"):
+            sms = int(device_fingerprint["sm_count"])
+        blocks = lambda p: -(-k // p["BM"]) * -(-(n * oh * ow) // p["BN"])  # noqa: E731
+        if blocks(cands[0]) < sms:
+            cands.sort(key=lambda p: -min(blocks(p), sms))  # stable: ties keep the order above
+        return cands
+
+    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        from .cuda_templates import _HookEmitter, _finish, _signature  # late: cuda_templates registers this
+
+        p = dict(self.space(match)[0])
+        p.update(params or {})
+        tile = GemmTile(*(int(p[k]) for k in ("BM", "BN", "BK", "TM", "TN")))
+        tile.check(4, 1)
+        ck = match.checked
+        info = match.info
+        s: N.Stmt = info["stmt"]
+        red: N.Reduce = info["red"]
+        em = _Emitter(CUDARenderer(), ck)
+        ie = em.int_expr
+        Yd = [ie(d) for d in ck.tensors[s.target].shape]
+        Xd = [ie(d) for d in ck.tensors[info["X"]].shape]
+        Fd = [ie(d) for d in ck.tensors[info["F"]].shape]
+        Xp, Fp = c_name(info["X"]), c_name(info["F"])
+        cv, rv, sv = info["c"], info["r"], info["s"]
+        la = info["launch"]  # N, K, OH, OW
+        T = tile.threads
+        L: List[str] = []
+        w = L.append
+        w(f"// @launch grid=(cdiv({la[0]} * {la[2]} * {la[3]}, {tile.BN}), cdiv({la[1]}, {tile.BM})) block=({T}, 1)")
+        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T}, {2 if T <= 256 else 1})") + "\n{")
+        L.extend(tile.prologue())
+        w(f"    const int _uM = {Yd[1]}, _uOH = {Yd[2]}, _uOW = {Yd[3]}, _uPQ = _uOH * _uOW;")
+        w(f"    const int _uN = {Yd[0]} * _uPQ;")
+        w(f"    const int _uXC = {Xd[1]}, _uXH = {Xd[2]}, _uXW = {Xd[3]};")
+        w(f"    const int _uFC = {Fd[1]}, _uFR = {Fd[2]}, _uFS = {Fd[3]};")
+        w(f"    const int _uclo = {ie(cv.lo)}, _urlo = {ie(rv.lo)}, _uslo = {ie(sv.lo)};")
+        w(f"    const int _uRR = {ie(rv.hi)} - _urlo, _uSS = {ie(sv.hi)} - _uslo, _uRS = _uRR * _uSS;")
+        w(f"    const int _uK = ({ie(cv.hi)} - _uclo) * _uRS;")
+        w(f"    const int _ui0 = blockIdx.y * {tile.BM}, _uj0 = blockIdx.x * {tile.BN};")
+        w("    const bool _ufull = _uclo == 0 && _urlo == 0 && _uslo == 0 && _uK == _uFC * _uFR * _uFS;")
+        w(f"    const float* __restrict__ _uF = {Fp};")
+
+        def decompose(x: str, hdim: str, wdim: str) -> str:
+            c = f"(_uclo + ({x}) / _uRS)"
+            r = f"(_urlo + (({x}) % _uRS) / _uSS)"
+            s_ = f"(_uslo + ({x}) % _uSS)"
+            return f"(({c} * {hdim} + {r}) * {wdim} + {s_})"
+
+        a = RowMajorA(tile, "_uF", "(_uFC * _uFR * _uFS)",
+                      "_ufull && ((_uK & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uF) & 15ull) == 0ull)",
+                      off=lambda x: f"(_ufull ? ({x}) : {decompose(x, '_uFR', '_uFS')})")
+        b = _Im2colB(tile, Xp, decompose("{0}", "_uXH", "_uXW"))
+        L.extend(mainloop(tile, a, b))
+        n, k, y, x = info["vars"]
+        epi = _HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None)
+
+        def store() -> List[str]:
+            body: List[str] = []
+            val = epi.value(s.value, body, " " * 16)
+            flat = em.flat_index(s.target, tuple(index_var(v) for v in (n, k, y, x)))
+            out = ck.tensors[s.target]
+            return ["            #pragma unroll",
+                    "            for (int _uq = 0; _uq < 4; ++_uq) {",
+                    "                const int _ucol = _uj + _uq;",
+                    "                if (_ucol >= _uN) continue;",
+                    f"                const int {c_name(n)} = _ucol / _uPQ, _urem = _ucol - {c_name(n)} * _uPQ;",
+                    f"                const int {c_name(k)} = _ui;",
+                    f"                const int {c_name(y)} = _urem / _uOW, {c_name(x)} = _urem - {c_name(y)} * _uOW;",
+                    ] + body + ["                " + em.r.store(c_name(s.target), flat, val, out.dtype),
+                                "            }"]
+
+        L.extend(tile.epilogue(store))
+        w("}")
+        return _finish(ck, ["\n".join(L)], self.name, dict(BM=tile.BM, BN=tile.BN, BK=tile.BK, TM=tile.TM, TN=tile.TN))
+
+
+def _valid(p: dict) -> bool:
+    try:
+        GemmTile(*(int(p[k]) for k in ("BM", "BN", "BK", "TM", "TN"))).check(4, 1)
+    except ValueError:
+        return False
+    return True
+
+
+CONV2D = Conv2dTemplate()
