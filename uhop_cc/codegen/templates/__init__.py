@@ -22,8 +22,9 @@ from .conv2d import TEMPLATE as CONV2D
 from .elementwise import TEMPLATE as ELEMENTWISE
 from .matmul import TEMPLATE as MATMUL
 from .rowreduce import TEMPLATE as ROWREDUCE
+from .stencil import TEMPLATE as STENCIL
 
-TEMPLATES: List[Template] = [ELEMENTWISE, MATMUL, ROWREDUCE, CONV2D]
+TEMPLATES: List[Template] = [ELEMENTWISE, STENCIL, MATMUL, ROWREDUCE, CONV2D]
 
 __all__ = ["Template", "Match", "NoMatch", "TEMPLATES", "select_template", "get_template", "device_kind"]
 

@@ -1,0 +1,356 @@
+"""`stencil`: 2-D/3-D neighbourhood kernels with the input tile (plus halo) in local memory.
+
+Matches one statement over a 2-D or 3-D f32 output without reductions (sums over constant
+ranges, like the 3x3 window of a blur, are unrolled first) in which every access to a
+tensor of the output's rank is at the output's own indices plus integer constants per
+dimension (`X[i + 1, j - 1]`, `X[1 + i, j]`, `X[i, j]`); scalars and 0-d tensors may be
+read too, `select` and index variables used as values are fine. At least one input must
+be read at two or more distinct offsets (otherwise `elementwise` is the template). Each
+such input's halo is the min/max of its offsets per dimension.
+
+Schedule: the output is cut into tiles of T = L * E outputs per dimension (LX, LY, LZ
+work-items, EX, EY, EZ outputs per work-item; x is the last, contiguous dimension). A
+work-group (CUDA: thread block) owns one tile -- a 3-D tile for 3-D outputs, no z-march,
+so the single barrier stays outside any loop. Work-item l computes the outputs
+origin + l + e * L (e < E): consecutive work-items touch consecutive x, whatever EX is.
+With LOCAL=1 the group first copies, for every input read at several offsets, the input
+box origin + min offset .. origin + T + max offset into local (shared) memory, one flat
+strided loop over the box with bounds guards (cells outside the input hold 0 and are only
+read where a `select` discards them); one barrier; every output then reads its
+neighbourhood from local memory at constant offsets from a per-output base. With LOCAL=0
+every access is a direct global load (CPUs, PoCL included, already cache the neighbourhood
+and lose to the copy). Outputs past the edge of the iteration space are not computed and
+not stored. Sizes stay runtime arguments: one kernel serves every shape.
+
+The template is written once over a small dialect object: `TEMPLATE` renders OpenCL
+(registered in `templates.TEMPLATES`), `CUDA_TEMPLATE` renders CUDA (registered in
+`codegen.cuda_templates.TEMPLATES`).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from ...ir import nodes as N
+from ...ir.typed import BoundKernel, CheckedKernel
+from ..cstyle import CStyleRenderer, GeneratedKernel, c_name
+from ..cuda import CUDARenderer
+from ..opencl import OpenCLRenderer
+from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_names, index_var,
+                   launch_expr, local_mem, max_work_group, rename, reserved_clash, signature)
+
+MAX_UNROLL = 64  # terms per unrolled reduction
+MAX_HALO = 16  # max - min offset per dimension
+AXES = "XYZ"  # parameter suffix per hardware axis: X is the output's last dimension
+
+
+# ------------------------------------------------------------------ dialects
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between OpenCL and CUDA in a tiled kernel with one barrier."""
+    target: str
+    renderer: Callable[[], CStyleRenderer]
+    local_decl: str  # qualifier of a local/shared array declared in the kernel body
+    barrier: str
+    local_id: Callable[[int], str]
+    group_id: Callable[[int], str]
+
+    def launch(self, grid: Sequence[str], block: Sequence[int]) -> str:
+        if self.target == "cuda":
+            return f"// @launch grid=({', '.join(grid)}) block=({', '.join(map(str, block))})"
+        glob = ", ".join(f"{g} * {b}" for g, b in zip(grid, block))
+        return f"// @launch global=({glob}) local=({', '.join(map(str, block))})"
+
+    def signature(self, ck: CheckedKernel, block: Sequence[int]) -> str:
+        if self.target == "cuda":
+            from ..cuda_templates import _signature  # late: cuda_templates imports this package
+            return _signature(ck, c_name(ck.name), f"__launch_bounds__({math.prod(block)})")
+        dims = ", ".join(str(b) for b in list(block) + [1] * (3 - len(block)))
+        return signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({dims})))")
+
+    def finish(self, match: Match, code: str, name: str, params: dict) -> GeneratedKernel:
+        if self.target == "cuda":
+            from ..cuda_templates import _finish
+            return _finish(match.checked, [code], name, params)
+        return finish(match, [code], name, params)
+
+    def limits(self, fp: Optional[dict]) -> Tuple[int, int]:
+        """(max work-group size, local memory bytes) of the device."""
+        if self.target == "cuda":  # static __shared__ arrays are capped at 48 KiB whatever the opt-in limit
+            return max_work_group(fp, 1024), min(local_mem(fp, 48 * 1024), 48 * 1024)
+        return max_work_group(fp, 256), local_mem(fp, 32 * 1024)
+
+
+OPENCL = Dialect("opencl", OpenCLRenderer, "__local", "barrier(CLK_LOCAL_MEM_FENCE);",
+                 lambda a: f"(int)get_local_id({a})", lambda a: f"(int)get_group_id({a})")
+CUDA = Dialect("cuda", CUDARenderer, "__shared__", "__syncthreads();",
+               lambda a: f"(int)threadIdx.{'xyz'[a]}", lambda a: f"(int)blockIdx.{'xyz'[a]}")
+
+
+class _DialectEmitter(TemplateEmitter):
+    """`TemplateEmitter` (access hook) writing the dialect's math names, literals and loads."""
+
+    def __init__(self, ck: CheckedKernel, renderer: CStyleRenderer, access: Callable[[N.Access], Optional[str]]):
+        super().__init__(ck, access=access)
+        self.r = renderer
+
+
+# ------------------------------------------------------------------ IR analysis
+def _const_int(e: N.Expr) -> int:
+    """The value of an integer expression made of literals only (NoMatch otherwise)."""
+    if isinstance(e, N.Const) and not e.is_float:
+        return int(e.value)
+    if isinstance(e, N.Unary) and e.op == "-":
+        return -_const_int(e.operand)
+    if isinstance(e, N.Call) and e.fn == "i32" and len(e.args) == 1:
+        return _const_int(e.args[0])
+    if isinstance(e, N.Binary) and e.op in ("+", "-", "*"):
+        a, b = _const_int(e.lhs), _const_int(e.rhs)
+        return a + b if e.op == "+" else a - b if e.op == "-" else a * b
+    raise NoMatch("not an integer constant")
+
+
+def _offset(e: N.Expr, var: str) -> int:
+    """c when e is `var + c` (any arrangement of +/- with integer literals), else NoMatch."""
+    if isinstance(e, N.Name) and e.kind == "index" and e.name == var:
+        return 0
+    if isinstance(e, N.Binary) and e.op in ("+", "-"):
+        if var in index_names(e.lhs):
+            return _offset(e.lhs, var) + (_const_int(e.rhs) if e.op == "+" else -_const_int(e.rhs))
+        if e.op == "+":
+            return _const_int(e.lhs) + _offset(e.rhs, var)
+    raise NoMatch(f"index `{var}` must be used as `{var} + constant`")
+
+
+def _unroll(e: N.Expr, budget: List[int]) -> N.Expr:
+    """e with every sum over constant ranges replaced by its terms (left to right, row-major)."""
+    if isinstance(e, N.Reduce):
+        if e.op != "sum":
+            raise NoMatch(f"only sums over constant ranges are unrolled (found `{e.op}`)")
+        try:
+            ranges = [range(_const_int(v.lo), _const_int(v.hi)) for v in e.vars]
+        except NoMatch:
+            raise NoMatch("reduction ranges must be integer constants to be unrolled") from None
+        terms = math.prod(len(r) for r in ranges)
+        budget[0] -= terms
+        if terms > MAX_UNROLL or budget[0] < 0:
+            raise NoMatch(f"reductions longer than {MAX_UNROLL} terms are not unrolled")
+        body = _unroll(e.body, budget)
+        out: Optional[N.Expr] = None
+        for point in itertools.product(*ranges):
+            term = rename(body, {v.name: N.Const(c, False, dtype="i32") for v, c in zip(e.vars, point)})
+            out = term if out is None else N.Binary("+", out, term, dtype=e.dtype)
+        return out if out is not None else N.Const(0.0, True, dtype=e.dtype)
+    if isinstance(e, N.Access):
+        return N.Access(e.tensor, tuple(_unroll(i, budget) for i in e.indices), dtype=e.dtype)
+    if isinstance(e, N.Unary):
+        return N.Unary(e.op, _unroll(e.operand, budget), dtype=e.dtype)
+    if isinstance(e, N.Binary):
+        return N.Binary(e.op, _unroll(e.lhs, budget), _unroll(e.rhs, budget), dtype=e.dtype)
+    if isinstance(e, N.Call):
+        return N.Call(e.fn, tuple(_unroll(a, budget) for a in e.args), dtype=e.dtype)
+    return e
+
+
+def _accesses(e: N.Expr) -> List[N.Access]:
+    return [n for n in N.walk(e) if isinstance(n, N.Access)]
+
+
+# ------------------------------------------------------------------ the template
+class StencilTemplate(Template):
+    name = "stencil"
+
+    def __init__(self, dialect: Dialect):
+        self.dialect = dialect
+
+    def __repr__(self) -> str:
+        return f"<{self.dialect.target} template {self.name}>"
+
+    # ------------------------------------------------------------ match
+    def _match(self, bound: BoundKernel) -> Match:
+        ck = bound.checked
+        if reserved_clash(ck):
+            raise NoMatch("identifiers starting with `_u` are reserved")
+        if len(ck.body) != 1:
+            raise NoMatch("stencil needs a single statement")
+        s = ck.body[0]
+        out = ck.tensors[s.target]
+        if out.role != "output" or out.dtype != "f32" or out.rank not in (2, 3):
+            raise NoMatch("the target must be a 2-D or 3-D f32 output")
+        rank = out.rank
+        value = _unroll(s.value, [4 * MAX_UNROLL])
+        offsets: Dict[str, set] = {}
+        for acc in _accesses(value):
+            t = ck.tensors[acc.tensor]
+            if t.role != "input":
+                raise NoMatch("only inputs can be read")
+            if not acc.indices:
+                continue
+            if t.rank != rank:
+                raise NoMatch(f"`{acc.tensor}` must be 0-d or have the output's rank {rank}")
+            if t.dtype != "f32":
+                raise NoMatch(f"`{acc.tensor}`: neighbourhood tensors must be f32")
+            try:
+                off = tuple(_offset(i, v) for i, v in zip(acc.indices, s.indices))
+            except NoMatch as e:
+                raise NoMatch(f"`{acc.tensor}` is not read at the output's indices plus constants ({e})") from None
+            offsets.setdefault(acc.tensor, set()).add(off)
+        halo = {}
+        for name, offs in offsets.items():
+            lo = tuple(min(o[d] for o in offs) for d in range(rank))
+            hi = tuple(max(o[d] for o in offs) for d in range(rank))
+            if any(h - l > MAX_HALO for l, h in zip(lo, hi)):
+                raise NoMatch(f"`{name}`: halo wider than {MAX_HALO}")
+            if len(offs) > 1:
+                halo[name] = (lo, hi)
+        if not halo:
+            raise NoMatch("no input is read at two or more offsets: not a stencil")
+        info = {"stmt": s, "value": value, "rank": rank, "halo": halo,
+                "launch": [launch_expr(d) for d in out.shape], "shape": bound.shapes[s.target]}
+        return Match(self.name, bound, info)
+
+    # ------------------------------------------------------------ space
+    def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
+        rank = match.info["rank"]
+        kind = device_kind(device_fingerprint)
+        max_wg, lmem = self.dialect.limits(device_fingerprint)
+        if rank == 2:
+            # (LOCAL, LX, LY, EX, EY)
+            if kind == "CPU":  # PoCL: direct reads win (measured 2-7x over generic; local copies lose)
+                rows = [(0, 64, 1, 1, 4), (0, 64, 1, 1, 1), (0, 32, 4, 1, 2), (1, 64, 4, 1, 4), (1, 32, 8, 1, 2)]
+            else:
+                rows = [(1, 32, 8, 1, 4), (1, 32, 4, 1, 4), (1, 64, 4, 1, 2), (1, 16, 16, 1, 1), (0, 32, 8, 1, 2),
+                        (0, 32, 4, 1, 1)]
+            cands = [dict(LOCAL=a, LX=b, LY=c, EX=d, EY=e) for a, b, c, d, e in rows]
+        else:
+            # (LOCAL, LX, LY, LZ, EX, EY, EZ)
+            if kind == "CPU":
+                rows = [(0, 32, 8, 1, 1, 1, 1), (0, 64, 1, 1, 1, 1, 1), (0, 64, 1, 1, 1, 4, 1),
+                        (0, 32, 2, 2, 1, 2, 2), (1, 32, 4, 2, 1, 2, 4)]
+            else:
+                rows = [(1, 32, 4, 2, 1, 2, 4), (1, 32, 8, 1, 1, 1, 4), (1, 32, 4, 2, 1, 1, 2), (1, 16, 8, 2, 1, 2, 2),
+                        (0, 32, 4, 2, 1, 2, 2), (0, 32, 8, 1, 1, 1, 1)]
+            cands = [dict(LOCAL=a, LX=b, LY=c, LZ=d, EX=e, EY=f, EZ=g) for a, b, c, d, e, f, g in rows]
+        out = [p for p in cands if self._group(p, rank) <= max_wg and self.local_bytes(match, p) <= lmem]
+        return out or [self._smallest(rank)]
+
+    @staticmethod
+    def _group(p: dict, rank: int) -> int:
+        return math.prod(int(p.get("L" + AXES[a], 1)) for a in range(rank))
+
+    @staticmethod
+    def _smallest(rank: int) -> dict:
+        p = dict(LOCAL=0, LX=1, LY=1, EX=1, EY=1)
+        return p if rank == 2 else dict(p, LZ=1, EZ=1)
+
+    def local_bytes(self, match: Match, params: dict) -> int:
+        if not int(params.get("LOCAL", 0)):
+            return 0
+        tile = self._tile(params, match.info["rank"])
+        return sum(4 * math.prod(t + h - l for t, l, h in zip(tile, lo, hi))
+                   for lo, hi in match.info["halo"].values())
+
+    @staticmethod
+    def _tile(p: dict, rank: int) -> List[int]:
+        """Outputs per group along each output dimension (outermost first)."""
+        return [int(p.get("L" + AXES[rank - 1 - d], 1)) * int(p.get("E" + AXES[rank - 1 - d], 1))
+                for d in range(rank)]
+
+    # ------------------------------------------------------------ render
+    def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
+        info = match.info
+        rank = info["rank"]
+        p = dict(self.space(match)[0])
+        p.update(params or {})
+        keys = ["LOCAL"] + ["L" + AXES[a] for a in range(rank)] + ["E" + AXES[a] for a in range(rank)]
+        p = {k: int(p[k]) for k in keys}
+        Ls = [p["L" + AXES[rank - 1 - d]] for d in range(rank)]  # per output dimension, outermost first
+        Es = [p["E" + AXES[rank - 1 - d]] for d in range(rank)]
+        if p["LOCAL"] not in (0, 1) or min(Ls + Es) < 1 or math.prod(Ls) > 1024 or math.prod(Es) > 64:
+            raise ValueError(f"invalid stencil parameters {p}")
+        use_local = bool(p["LOCAL"])
+        ck = match.checked
+        dl = self.dialect
+        s: N.Stmt = info["stmt"]
+        T = [l * e for l, e in zip(Ls, Es)]
+        axis = [rank - 1 - d for d in range(rank)]  # hardware axis of each output dimension
+        halo = info["halo"] if use_local else {}
+        pitch = {n: [T[d] + hi[d] - lo[d] for d in range(rank)] for n, (lo, hi) in halo.items()}
+        em0 = _DialectEmitter(ck, dl.renderer(), None)
+        ie = em0.int_expr
+        odims = [ie(x) for x in ck.tensors[s.target].shape]
+        group = math.prod(Ls)
+
+        def local_flat(n: str, idx: Sequence[str]) -> str:
+            text = idx[0]
+            for d in range(1, rank):
+                text = f"({text}) * {pitch[n][d]} + {idx[d]}"
+            return text
+
+        L: List[str] = []
+        w = L.append
+        block = [Ls[rank - 1 - a] for a in range(rank)]  # per hardware axis
+        grid = [f"cdiv({info['launch'][rank - 1 - a]}, {T[rank - 1 - a]})" for a in range(rank)]
+        w(dl.launch(grid, block))
+        w(dl.signature(ck, block) + "\n{")
+        for d in range(rank):
+            w(f"    const int _un{d} = {odims[d]};")
+            w(f"    const int _ul{d} = {dl.local_id(axis[d])};")
+            w(f"    const int _uo{d} = {dl.group_id(axis[d])} * {T[d]};")
+        for n, (lo, hi) in halo.items():
+            cn = c_name(n)
+            cells = math.prod(pitch[n])
+            xd = [ie(x) for x in ck.tensors[n].shape]
+            w(f"    {dl.local_decl} float _ush_{cn}[{cells}];")
+            lid = f"_ul{rank - 1}"
+            for d in range(rank - 2, -1, -1):
+                lid = f"{lid} + _ul{d} * {math.prod(Ls[d + 1:])}"
+            w(f"    for (int _ut = {lid}; _ut < {cells}; _ut += {group}) {{")
+            rest = "_ut"
+            for d in range(rank - 1, -1, -1):
+                cell = rest if d == 0 else f"{rest} % {pitch[n][d]}"
+                shift = f" + {lo[d]}" if lo[d] > 0 else f" - {-lo[d]}" if lo[d] < 0 else ""
+                w(f"        const int _ug{d} = _uo{d}{shift} + {cell};")
+                rest = f"({rest} / {pitch[n][d]})" if rest != "_ut" else f"_ut / {pitch[n][d]}"
+            guard = " && ".join((f"_ug{d} >= 0 && " if lo[d] < 0 else "") + f"_ug{d} < {xd[d]}" for d in range(rank))
+            flat = "_ug0"
+            for d in range(1, rank):
+                flat = f"({flat}) * ({xd[d]}) + _ug{d}"
+            w(f"        _ush_{cn}[_ut] = ({guard}) ? {cn}[{flat}] : 0.0f;")
+            w("    }")
+        if halo:
+            w(f"    {dl.barrier}")
+
+        def hook(acc: N.Access) -> Optional[str]:
+            if acc.tensor not in halo:
+                return None
+            lo = halo[acc.tensor][0]
+            off = [_offset(i, v) - lo[d] for d, (i, v) in enumerate(zip(acc.indices, s.indices))]
+            const = sum(off[d] * math.prod(pitch[acc.tensor][d + 1:]) for d in range(rank))
+            return f"_ush_{c_name(acc.tensor)}[_ulb_{c_name(acc.tensor)} + {const}]"
+
+        em = _DialectEmitter(ck, dl.renderer(), hook)
+        out_dtype = ck.tensors[s.target].dtype
+        for e in itertools.product(*(range(x) for x in Es)):
+            w("    {")
+            pos = [f"_ul{d}" + (f" + {e[d] * Ls[d]}" if e[d] else "") for d in range(rank)]
+            for d, v in enumerate(s.indices):
+                w(f"        const int {c_name(v)} = _uo{d} + {pos[d]};")
+            w("        if (" + " && ".join(f"{c_name(v)} < _un{d}" for d, v in enumerate(s.indices)) + ") {")
+            for n in halo:
+                w(f"            const int _ulb_{c_name(n)} = {local_flat(n, pos)};")
+            body: List[str] = []
+            val = em.value(info["value"], body, " " * 12)
+            L.extend(body)
+            flat = em.flat_index(s.target, tuple(index_var(v) for v in s.indices))
+            w("            " + em.r.store(c_name(s.target), flat, val, out_dtype))
+            w("        }")
+            w("    }")
+        w("}")
+        return dl.finish(match, "\n".join(L), self.name, p)
+
+
+TEMPLATE = StencilTemplate(OPENCL)
+CUDA_TEMPLATE = StencilTemplate(CUDA)
