@@ -13,7 +13,7 @@ from hypothesis import strategies as st  # noqa: E402
 from test_templates import (SETTINGS, _load, assert_matches_reference, fingerprint,  # noqa: E402
                             kernel_of)
 from uhop_cc import ir  # noqa: E402
-from uhop_cc.codegen.templates import TEMPLATES, get_template, select_template  # noqa: E402
+from uhop_cc.codegen.templates import TEMPLATES, select_template  # noqa: E402
 from uhop_cc.codegen.templates.stencil import TEMPLATE  # noqa: E402
 
 EXAMPLES = {"jacobi2d": ("stencil2d.uir", {"H": 6, "W": 7}), "heat3d": ("stencil3d.uir", {"D": 5, "H": 6, "W": 7}),
@@ -151,7 +151,8 @@ def test_programs_every_candidate(key):
 
 @SETTINGS
 @given(H=st.sampled_from([1, 2, 3, 4, 9, 33, 34, 35]), W=st.sampled_from([1, 3, 5, 31, 32, 33, 65, 66, 67]),
-       D=st.sampled_from([1, 2, 3, 5, 9]), which=st.sampled_from(["jacobi2d", "heat3d", "blur_same"] + sorted(PROGRAMS)),
+       D=st.sampled_from([1, 2, 3, 5, 9]),
+       which=st.sampled_from(["jacobi2d", "heat3d", "blur_same"] + sorted(PROGRAMS)),
        k=st.integers(0, 11), extra=st.sampled_from([None, dict(EX=2), dict(EY=1), dict(LX=8, LY=2)]))
 def test_random_shapes(H, W, D, which, k, extra):
     ck = kernel_of(EXAMPLES[which][0]) if which in EXAMPLES else _load(PROGRAMS[which])
