@@ -3,8 +3,8 @@
 
     python3 bench/anchors.py [--quick] [--plot bench/results/roofline.png] [--out bench/results/anchors.json]
 
-On an OpenCL CPU device (PoCL): matmul vs CLBlast and NumPy/OpenBLAS, relu and softmax vs NumPy on the
-same arrays. On an NVIDIA GPU (when `uhop_cc.runtime.cuda.cuda_available()`): the CUDA target vs cuBLAS,
+On an OpenCL CPU device (PoCL): matmul vs CLBlast (through pyclblast, else ctypes on libclblast) and
+NumPy/OpenBLAS, relu and softmax vs NumPy on the same arrays. On an NVIDIA GPU (when `uhop_cc.runtime.cuda.cuda_available()`): the CUDA target vs cuBLAS,
 PyTorch and the device's copy bandwidth, through bench/cuda.py. Prints each ratio next to its target,
 writes JSON, and draws a roofline (PNG, needs matplotlib) of every kernel against measured peaks.
 """
@@ -40,15 +40,14 @@ def _load(name: str):
     return mod
 
 
-def cpu_part(quick: bool):
+def cpu_part(quick: bool, clblast_binding: str = "auto"):
     ocl = _load("opencl")
     from uhop_cc.runtime.opencl import OpenCLDevice
     from uhop_cc.verify.native_timing import measure_peaks
     device = OpenCLDevice.open()
-    try:
-        clblast = ocl.CLBlast()
-    except OSError:
-        clblast = None
+    clblast = ocl.open_clblast(clblast_binding)
+    binding = clblast.binding if clblast else None
+    print(f"device: {device.name}   CLBlast: {binding or 'not available'}", flush=True)
     peaks = measure_peaks(device)
     rows, checks = [], []
     for case, field, target in CPU_TARGETS:
@@ -62,7 +61,8 @@ def cpu_part(quick: bool):
                        "met": ratio is not None and ratio >= target})
         print(f"  {case:<22} x{field[:-2]:<8} {ratio if ratio is None else round(ratio, 2)!s:>6}  target {target}",
               flush=True)
-    return {"device": device.fingerprint(), "peaks": peaks, "rows": rows}, checks
+    print(ocl._table(rows), flush=True)
+    return {"device": device.fingerprint(), "clblast_binding": binding, "peaks": peaks, "rows": rows}, checks
 
 
 def gpu_part(quick: bool, cuda_json=None):
@@ -129,12 +129,14 @@ def plot(cpu, gpu, path: Path) -> bool:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--no-cpu", action="store_true", help="skip the OpenCL CPU (PoCL) part")
+    ap.add_argument("--clblast-binding", choices=("auto", "pyclblast", "ctypes"), default="auto",
+                    help="CLBlast binding for the CPU part; auto: pyclblast when importable, else ctypes")
     ap.add_argument("--cuda-json", help="read the GPU part from a bench/cuda.py result instead of running it")
     ap.add_argument("--out", default=str(ROOT / "bench/results/anchors.json"))
     ap.add_argument("--plot", default=str(ROOT / "bench/results/roofline.png"))
     args = ap.parse_args(argv)
-    cpu, checks = (None, []) if args.no_cpu else cpu_part(args.quick)
+    cpu, checks = (None, []) if args.no_cpu else cpu_part(args.quick, args.clblast_binding)
     gpu, gchecks = gpu_part(args.quick, args.cuda_json)
     checks += gchecks
     print("\ntargets (ratio = baseline time / uhopc time):")

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Generated OpenCL kernels vs NumPy (and CLBlast SGEMM where libclblast is installed), same device, one run.
 
-    python3 bench/opencl.py [--quick] [--device N] [--out bench/results/opencl.json]
+    python3 bench/opencl.py [--quick] [--device N] [--clblast-binding auto|pyclblast|ctypes]
+                            [--out bench/results/opencl.json]
 
 For each case: the kernel uhopc picks (`auto`: a template if one matches), the generic lowering of the
-same program, NumPy on the same arrays, and for matmul CLBlast on the same OpenCL device. Medians of
+same program, NumPy on the same arrays, and for matmul CLBlast on the same OpenCL device (through pyclblast,
+else ctypes on libclblast; the binding used is printed and recorded). Medians of
 repeated runs; ratios against the baselines measured in this run. Prints a table, writes JSON.
 """
 from __future__ import annotations
@@ -77,9 +79,39 @@ def numpy_baseline(case, inputs):
 
 
 class CLBlast:
-    """CLBlastSgemm through ctypes on pyopencl handles (libclblast1 from Debian)."""
+    """SGEMM from CLBlast on the benchmark's OpenCL queue.
 
-    def __init__(self):
+    Prefers `pyclblast` (the official binding; `pip install -e ".[bench]"`, builds against Debian's
+    libclblast-dev) on pyopencl arrays; falls back to CLBlastSgemm through ctypes on pyopencl handles
+    (libclblast1 alone) when pyclblast is not importable. `binding` says which one is in use.
+    Raises OSError when neither is available.
+    """
+
+    def __init__(self, binding: str = "auto"):
+        self.binding = None
+        errors = []
+        if binding in ("auto", "pyclblast"):
+            try:
+                import pyclblast
+                from importlib.metadata import version
+                self.pyclblast = pyclblast
+                try:
+                    self.binding = f"pyclblast {version('pyclblast')}"
+                except Exception:  # noqa: BLE001 - metadata missing (e.g. a source checkout)
+                    self.binding = "pyclblast"
+                return
+            except (ImportError, OSError) as e:
+                errors.append(f"pyclblast: {e}")
+        if binding in ("auto", "ctypes"):
+            try:
+                self._open_ctypes()
+                self.binding = "ctypes"
+                return
+            except (OSError, AttributeError) as e:
+                errors.append(f"ctypes: {e}")
+        raise OSError("CLBlast not available (" + "; ".join(errors or [f"unknown binding {binding!r}"]) + ")")
+
+    def _open_ctypes(self):
         name = ctypes.util.find_library("clblast") or "libclblast.so.1"
         self.lib = ctypes.CDLL(name)
         f = self.lib.CLBlastSgemm
@@ -91,6 +123,31 @@ class CLBlast:
                       ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p)]
 
     def sgemm_timer(self, device, A, B):
+        """(run, check): `run` does C = A @ B (row-major, float32) on the device and waits for it;
+        `check` copies C back."""
+        if self.binding.startswith("pyclblast"):
+            return self._pyclblast_timer(device, A, B)
+        return self._ctypes_timer(device, A, B)
+
+    def _pyclblast_timer(self, device, A, B):
+        import pyopencl.array as cla
+        M, K = A.shape
+        N = B.shape[1]
+        q = device.queue
+        a = cla.to_device(q, np.ascontiguousarray(A, dtype=np.float32))
+        b = cla.to_device(q, np.ascontiguousarray(B, dtype=np.float32))
+        c = cla.empty(q, (M, N), np.float32)
+        gemm = self.pyclblast.gemm
+
+        def run():
+            gemm(q, M, N, K, a, b, c, a_ld=K, b_ld=N, c_ld=N)
+            q.finish()
+
+        def check():
+            return c.get()
+        return run, check
+
+    def _ctypes_timer(self, device, A, B):
         import pyopencl as cl
         M, K = A.shape
         N = B.shape[1]
@@ -115,6 +172,15 @@ class CLBlast:
         return run, check
 
 
+def open_clblast(binding: str = "auto"):
+    """A CLBlast instance, or None (with the reason on stderr) when no binding is available."""
+    try:
+        return CLBlast(binding)
+    except OSError as e:
+        print(f"({e})", file=sys.stderr)
+        return None
+
+
 def run_case(case, device, clblast=None):
     """One case: uhopc's pick, the generic lowering, NumPy, and CLBlast for matmul; medians in seconds."""
     path, sizes = CASES[case]
@@ -135,6 +201,7 @@ def run_case(case, device, clblast=None):
     if clblast and case.startswith("matmul"):
         run, check = clblast.sgemm_timer(device, inputs["A"], inputs["B"])
         row["clblast_s"] = median_time(run)
+        row["clblast_binding"] = clblast.binding
         ref = inputs["A"].astype(np.float64) @ inputs["B"].astype(np.float64)
         row["clblast_max_abs_err"] = float(np.abs(check() - ref).max())
     return row
@@ -145,17 +212,16 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller set of cases")
     ap.add_argument("--device")
     ap.add_argument("--cases", help="comma-separated case names")
+    ap.add_argument("--clblast-binding", choices=("auto", "pyclblast", "ctypes"), default="auto",
+                    help="auto: pyclblast when importable, else ctypes on libclblast")
     ap.add_argument("--out", default=str(ROOT / "bench/results/opencl.json"))
     args = ap.parse_args()
 
     device = OpenCLDevice.open(int(args.device) if args.device and args.device.isdigit() else args.device)
-    try:
-        clblast = CLBlast()
-    except OSError:
-        clblast = None
+    clblast = open_clblast(args.clblast_binding)
     names = args.cases.split(",") if args.cases else [c for c in CASES if not args.quick or c in QUICK]
     rows = []
-    print(f"device: {device.name}   numpy {np.__version__}   CLBlast: {'yes' if clblast else 'not installed'}",
+    print(f"device: {device.name}   numpy {np.__version__}   CLBlast: {clblast.binding if clblast else 'not installed'}",
           flush=True)
     for case in names:
         row = run_case(case, device, clblast)
@@ -167,7 +233,8 @@ def main():
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"device": device.fingerprint(), "host": platform.node(), "python": platform.python_version(),
-            "numpy": np.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+            "numpy": np.__version__,
+            "clblast_binding": clblast.binding if clblast else None, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     print(f"\nwrote {out}")
 
