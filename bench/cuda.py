@@ -2,14 +2,16 @@
 """Generated CUDA kernels vs cuBLAS / cuDNN / PyTorch on the same NVIDIA GPU (and, with --opencl,
 the OpenCL target on the same GPU through NVIDIA's OpenCL driver).
 
-    python3 bench/cuda.py [--quick] [--opencl] [--cases sgemm-4096,relu-256M] [--out bench/results/cuda.json]
+    python3 bench/cuda.py [--quick] [--opencl] [--sweep] [--cases sgemm-4096,relu-256M] [--out bench/results/cuda.json]
 
 Per case: the kernel uhopc picks for CUDA (a CUDA template when one matches, else the generic
 lowering), validated against the reference interpreter at a small shape (same source: sizes are
 kernel arguments), checked at full size against PyTorch, and timed with CUDA events
 (`verify.timing.time_launch`). Baselines, all fp32 and timed with CUDA events: SGEMM vs cuBLAS
-through torch.matmul with TF32 off; relu and softmax vs PyTorch and vs the device's copy bandwidth
-(torch clone of a large tensor, bytes read + written); conv2d vs cuDNN (torch conv2d, TF32 off).
+through torch.matmul with TF32 off; relu, softmax and layernorm vs PyTorch; conv2d vs cuDNN (torch conv2d,
+TF32 off); the 2-D and 3-D stencils vs the same stencil as a cuDNN convolution; every memory-bound case
+also vs the device's copy bandwidth (torch clone of a large tensor, bytes read + written). --sweep
+times every parameter set of the template's space too.
 
 --opencl (the environment must already point the ICD loader at NVIDIA's driver, e.g.
 `mkdir -p /tmp/icd && echo /usr/local/nvidia/lib/libnvidia-opencl.so.1 > /tmp/icd/nvidia.icd &&
@@ -55,7 +57,12 @@ CASES: Dict[str, tuple] = {
     "conv2d-32x64x112-128x3x3": ("conv2d.uir", None, dict(N=32, C=64, H=112, W=112, K=128, R=3, S=3),
                                  dict(N=4, C=64, H=56, W=56, K=64, R=3, S=3),
                                  dict(N=2, C=5, H=9, W=11, K=4, R=3, S=3), "conv2d"),
+    "jacobi2d-8192": ("stencil2d.uir", None, dict(H=8194, W=8194), dict(H=2050, W=2050), dict(H=37, W=45),
+                      "jacobi2d"),
+    "heat3d-512": ("stencil3d.uir", None, dict(D=514, H=514, W=514), dict(D=130, H=130, W=130),
+                   dict(D=9, H=10, W=37), "heat3d"),
 }
+MEMORY_BOUND = ("relu", "softmax", "layernorm", "jacobi2d", "heat3d")
 
 
 def say(msg: str) -> None:
@@ -119,6 +126,18 @@ def torch_reference(kind: str, inputs: Dict[str, np.ndarray]):
     if kind == "conv2d":
         X, F = t["X"], t["F"]
         return (lambda: torch.nn.functional.conv2d(X, F)), t
+    if kind == "jacobi2d":  # the 5-point stencil as a 3x3 cuDNN convolution
+        X = t["X"][None, None]
+        Wt = torch.tensor([[0, 0.2, 0], [0.2, 0.2, 0.2], [0, 0.2, 0]], device="cuda")[None, None]
+        return (lambda: torch.nn.functional.conv2d(X, Wt)[0, 0]), t
+    if kind == "heat3d":  # the 7-point stencil as a 3x3x3 cuDNN convolution
+        U, a = t["U"][None, None], float(inputs["alpha"])
+        Wt = torch.zeros((3, 3, 3), device="cuda")
+        for z, y, x in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2)):
+            Wt[z, y, x] = a
+        Wt[1, 1, 1] = 1.0 - 6.0 * a
+        Wt = Wt[None, None]
+        return (lambda: torch.nn.functional.conv3d(U, Wt)[0, 0]), t
     raise ValueError(kind)
 
 
@@ -133,15 +152,16 @@ def copy_bandwidth(nbytes: int) -> float:
 
 
 # ------------------------------------------------------------------ our kernels
-def cuda_kernel(device, bound):
-    """The kernel uhopc picks for CUDA: the first matching CUDA template (device defaults), else generic."""
+def cuda_kernel(device, bound, params: Optional[dict] = None):
+    """The kernel uhopc picks for CUDA: the first matching CUDA template (device defaults, or `params`),
+    else the generic lowering."""
     from uhop_cc.codegen.cuda import CUDARenderer
     from uhop_cc.codegen.cuda_templates import select_template
     found = select_template(bound)
     if found:
         t, m = found
         try:
-            return t.render(m, t.space(m, device.fingerprint())[0])
+            return t.render(m, params or t.space(m, device.fingerprint())[0])
         except Exception as e:  # noqa: BLE001 - a template bug: fall back, but say so
             say(f"  template {t.name} failed to render: {e}; using the generic lowering")
     return CUDARenderer().generic(bound.checked)
@@ -154,13 +174,21 @@ def rel_error(got: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(got - ref) / den) if den else float(np.linalg.norm(got))
 
 
+def template_space(device, bound) -> List[dict]:
+    """Every parameter set of the matching CUDA template's space for this device (none: generic)."""
+    from uhop_cc.codegen.cuda_templates import select_template
+    found = select_template(bound)
+    return found[0].space(found[1], device.fingerprint()) if found else []
+
+
 def run_cuda(case: str, sizes, small, kind: str, device, budget: float, ref_out: Optional[np.ndarray],
-             inputs) -> Dict[str, Any]:
+             inputs, params: Optional[dict] = None) -> Dict[str, Any]:
     from uhop_cc.verify.timing import time_launch
     from uhop_cc.verify.validate import validate
     bound = bind(case, sizes)
-    gen = cuda_kernel(device, bound)
-    rec: Dict[str, Any] = {"target": "cuda", "strategy": gen.strategy, "params": dict(gen.params)}
+    gen = cuda_kernel(device, bound, params)
+    rec: Dict[str, Any] = {"target": "cuda" if params is None else "cuda-sweep", "strategy": gen.strategy,
+                           "params": dict(gen.params)}
     stages = parse_launch(gen.source, "cuda")
     build = device.build(gen.source)
     rec["build"] = {"ok": build.ok, "seconds": build.seconds, "functions": build.functions}
@@ -222,6 +250,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", help="comma-separated case names (default: all)")
     ap.add_argument("--budget", type=float, default=2.0, help="timing budget per kernel, seconds")
     ap.add_argument("--device", default=None, help="CUDA device index or name part")
+    ap.add_argument("--sweep", action="store_true",
+                    help="also time every other parameter set of the template's space (rows `cuda-sweep`)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "cuda.json"))
     args = ap.parse_args(argv)
 
@@ -276,7 +306,8 @@ def main(argv=None) -> int:
             fn, tens = torch_reference(kind, inputs)
             sec = torch_time(fn)
             ref = fn().float().cpu().numpy()
-            base = {"name": {"sgemm": "cuBLAS (torch.matmul, TF32 off)", "conv2d": "cuDNN (torch conv2d, TF32 off)"}
+            base = {"name": {"sgemm": "cuBLAS (torch.matmul, TF32 off)", "conv2d": "cuDNN (torch conv2d, TF32 off)",
+                             "jacobi2d": "cuDNN (torch conv2d 3x3)", "heat3d": "cuDNN (torch conv3d 3x3x3)"}
                     .get(kind, f"PyTorch {kind}"), "median_s": sec, **perf_fields(kind, bound, sec)}
             entry["baseline"] = base
             del tens, fn
@@ -292,6 +323,13 @@ def main(argv=None) -> int:
         except Exception as e:  # noqa: BLE001
             rec = {"target": "cuda", "error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()[-3000:]}
         entry["runs"].append(rec)
+        if args.sweep:
+            for params in template_space(device, bound)[1:]:
+                try:
+                    rec = run_cuda(case, sizes, small, kind, device, args.budget, ref, inputs, params)
+                except Exception as e:  # noqa: BLE001
+                    rec = {"target": "cuda-sweep", "params": params, "error": f"{type(e).__name__}: {e}"}
+                entry["runs"].append(rec)
         del inputs, ref
         if ocl is not None:
             try:
@@ -306,7 +344,7 @@ def main(argv=None) -> int:
                 b = entry.get("baseline")
                 if b and b.get("median_s"):
                     rec["ratio_vs_baseline"] = b["median_s"] / rec["median_s"]
-                if kind in ("relu", "softmax", "layernorm") and results.get("copy_gbps"):
+                if kind in MEMORY_BOUND and results.get("copy_gbps"):
                     rec["ratio_vs_copy"] = rec["gbps"] / results["copy_gbps"]
             state = "error: " + rec["error"].splitlines()[0][:200] if rec.get("error") else \
                 f"{rec['median_s'] * 1e3:.3f} ms, x{rec.get('ratio_vs_baseline', float('nan')):.2f} of baseline"
@@ -350,7 +388,10 @@ def print_table(results) -> None:
                              "", r["error"].splitlines()[0][:60]))
                 continue
             v = r.get("validation") or {}
-            rows.append((e["case"], r["target"], str(r.get("strategy")),
+            label = str(r.get("strategy")) + (" " + ",".join(f"{k}{v}" for k, v in r["params"].items())
+                                              if r["target"] == "cuda-sweep" or (r["target"] == "cuda" and any(
+                                                  x["target"] == "cuda-sweep" for x in e["runs"])) else "")
+            rows.append((e["case"], r["target"], label,
                          f"{r['median_s'] * 1e3:.3f}",
                          f"{r['tflops']:.2f}" if r.get("tflops") else "-", f"{r['gbps']:.0f}",
                          f"{b['median_s'] * 1e3:.3f}" if b.get("median_s") else "-",

@@ -38,8 +38,10 @@ CASES = {
     "relu-16M": ("examples/relu.uir", {"N": 1 << 24}),
     "softmax-4096x4096": ("examples/softmax.uir", {"R": 4096, "C": 4096}),
     "conv2d-64x56x56-64x3x3": ("examples/conv2d.uir", {"N": 1, "C": 64, "H": 56, "W": 56, "K": 64, "R": 3, "S": 3}),
+    "jacobi2d-2050": ("examples/stencil2d.uir", {"H": 2050, "W": 2050}),
+    "heat3d-130": ("examples/stencil3d.uir", {"D": 130, "H": 130, "W": 130}),
 }
-QUICK = {"matmul-512", "relu-16M", "softmax-4096x4096", "conv2d-64x56x56-64x3x3"}
+QUICK = {"matmul-512", "relu-16M", "softmax-4096x4096", "conv2d-64x56x56-64x3x3", "jacobi2d-2050"}
 
 
 def median_time(fn, repeat=7, warmup=1, budget_s=5.0):
@@ -75,6 +77,17 @@ def numpy_baseline(case, inputs):
             win = sliding_window_view(X, F.shape[2:], axis=(2, 3))  # N, C, H', W', R, S
             return np.tensordot(win, F, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
         return conv
+    if case.startswith("jacobi2d"):
+        X = inputs["X"]
+        return lambda: 0.2 * (X[1:-1, 1:-1] + X[:-2, 1:-1] + X[2:, 1:-1] + X[1:-1, :-2] + X[1:-1, 2:])
+    if case.startswith("heat3d"):
+        U, a = inputs["U"], inputs["alpha"]
+
+        def heat():
+            c = U[1:-1, 1:-1, 1:-1]
+            return c + a * (U[:-2, 1:-1, 1:-1] + U[2:, 1:-1, 1:-1] + U[1:-1, :-2, 1:-1] + U[1:-1, 2:, 1:-1]
+                            + U[1:-1, 1:-1, :-2] + U[1:-1, 1:-1, 2:] - 6.0 * c)
+        return heat
     raise KeyError(case)
 
 
