@@ -136,11 +136,14 @@ class Conv2dTemplate(_SharedTemplate):
         w("    const bool _ufull = _uclo == 0 && _urlo == 0 && _uslo == 0 && _uK == _uFC * _uFR * _uFS;")
         w(f"    const float* __restrict__ _uF = {Fp};")
 
+        # (c, r, s) of a flattened reduction index by multiply-high with precomputed magics: exact while
+        # index * divisor < 2^32 (checked once; otherwise m = 0 and _udiv divides)
+        w("    const bool _ufast = (unsigned long long)_uK * (unsigned long long)_uRS < 4294967296ull;")
+        w("    const unsigned _umRS = _ufast ? 0xFFFFFFFFu / (unsigned)_uRS + 1u : 0u;")
+        w("    const unsigned _umSS = _ufast ? 0xFFFFFFFFu / (unsigned)_uSS + 1u : 0u;")
+
         def decompose(x: str, hdim: str, wdim: str) -> str:
-            c = f"(_uclo + ({x}) / _uRS)"
-            r = f"(_urlo + (({x}) % _uRS) / _uSS)"
-            s_ = f"(_uslo + ({x}) % _uSS)"
-            return f"(({c} * {hdim} + {r}) * {wdim} + {s_})"
+            return f"{c_name(ck.name)}__uoff({x}, _uRS, _umRS, _uSS, _umSS, _uclo, _urlo, _uslo, {hdim}, {wdim})"
 
         a = RowMajorA(tile, "_uF", "(_uFC * _uFR * _uFS)",
                       "_ufull && ((_uK & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uF) & 15ull) == 0ull)",
@@ -167,7 +170,23 @@ class Conv2dTemplate(_SharedTemplate):
 
         L.extend(tile.epilogue(store))
         w("}")
-        return _finish(ck, ["\n".join(L)], self.name, dict(BM=tile.BM, BN=tile.BN, BK=tile.BK, TM=tile.TM, TN=tile.TN))
+        params = dict(BM=tile.BM, BN=tile.BN, BK=tile.BK, TM=tile.TM, TN=tile.TN)
+        return _finish(ck, [_HELPERS.replace("NAME", c_name(ck.name)), "\n".join(L)], self.name, params)
+
+
+_HELPERS = """static __device__ __forceinline__ int NAME__udiv(int n, unsigned m, int d)
+{
+    return m ? (int)__umulhi((unsigned)n, m) : n / d;
+}
+
+// element offset of flattened reduction index x = ((c - clo) * RR + r - rlo) * SS + s - slo in a [.., C, H, W] row
+static __device__ __forceinline__ int NAME__uoff(int x, int rs, unsigned mrs, int ss, unsigned mss, int clo, int rlo,
+                                                 int slo, int h, int w)
+{
+    const int c = NAME__udiv(x, mrs, rs), rem = x - c * rs;
+    const int r = NAME__udiv(rem, mss, ss);
+    return ((clo + c) * h + rlo + r) * w + slo + rem - r * ss;
+}"""
 
 
 def _valid(p: dict) -> bool:
