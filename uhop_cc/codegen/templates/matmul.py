@@ -14,6 +14,12 @@ vectors (strided by TN/WN*VW columns). Each TK-step of k copies an A tile and a 
 into local memory with VL-wide vector loads when the whole tile is inside the matrices,
 element by element with zero fill otherwise, so any M, N, K works. B[j, k] tiles are
 transposed during the copy (row padding PAD); A tiles keep A's layout unless AKM=1.
+
+DB=1 double-buffers the local tiles: the next k-tile's global loads go into registers
+before the current tile's FMAs, are stored into the other buffer after them, and one
+barrier per k-step replaces two (twice the local memory). UK=n puts `#pragma unroll n`
+on the k loop inside a tile. Both are absent by default (DB=0, UK=1: the single-buffer
+schedule, rendered exactly as before these params existed).
 """
 from __future__ import annotations
 
@@ -112,6 +118,10 @@ class MatmulTemplate(Template):
                 dict(TM=128, TN=64, TK=32, WM=8, WN=4, VW=4),
                 dict(TM=32, TN=32, TK=32, WM=2, WN=4, VW=4),
                 dict(TM=16, TN=16, TK=16, WM=1, WN=1, VW=1),
+                # double-buffered (one barrier per k-step, next tile's loads in flight during the FMAs):
+                # unmeasured on GPUs here, so after the single-buffer tiles for the tuner to try
+                dict(TM=128, TN=128, TK=16, WM=8, WN=8, VW=4, DB=1, UK=4),
+                dict(TM=64, TN=64, TK=16, WM=4, WN=4, VW=4, DB=1, UK=4),
             ]
         wg = max_work_group(device_fingerprint, 256)
         lm = local_mem(device_fingerprint)
@@ -143,15 +153,20 @@ class MatmulTemplate(Template):
             TM, TN, TK, WM, WN, VW = (int(p[k]) for k in ("TM", "TN", "TK", "WM", "WN", "VW"))
         except (KeyError, TypeError, ValueError):
             return False
-        pad = int(p.get("PAD", 0))
+        try:
+            pad, db, uk = int(p.get("PAD", 0)), int(p.get("DB", 0)), int(p.get("UK", 1))
+        except (TypeError, ValueError):
+            return False
         if min(TM, TN, TK, WM, WN, VW) <= 0 or VW not in (1, 2, 4, 8, 16):
+            return False
+        if db not in (0, 1) or not 1 <= uk <= 64:
             return False
         if TM % WM or TN % WN or WN % VW:
             return False
         nt = (TM // WM) * (TN // WN)
         if nt > max_wg or (TM * TK) % nt or (TK * TN) % nt:
             return False
-        return TK * (TM + TN + pad) * 4 <= local_bytes
+        return (1 + db) * TK * (TM + TN + pad) * 4 <= local_bytes
 
     # ------------------------------------------------------------ render
     def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
@@ -194,8 +209,10 @@ class MatmulTemplate(Template):
         attrs = f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))"
         args = abi_args(ck)
         w(f"__kernel {attrs} void {ck.name}(" + ",\n    ".join(d for d, _ in args) + ")\n{")
-        w(f"    __local float _uAs[{TK * TM}];")
-        w(f"    __local float _uBs[{TK * TNP}];")
+        db = int(p.get("DB", 0))  # double-buffered local tiles, register-staged prefetch of the next k-tile
+        uk = int(p.get("UK", 1))  # `#pragma unroll UK` on the k loop inside a tile
+        w(f"    __local float _uAs[{(1 + db) * TK * TM}];")
+        w(f"    __local float _uBs[{(1 + db) * TK * TNP}];")
         w("    const int _utx = get_local_id(0), _uty = get_local_id(1);")
         w(f"    const int _utid = _uty * {LX} + _utx;")
         w(f"    const int _ui0 = get_group_id(1) * {TM}, _uj0 = get_group_id(0) * {TN};")
@@ -218,85 +235,166 @@ class MatmulTemplate(Template):
             ptrs[role] = f"_u{role}"
         for r in range(WM):
             w("    " + " ".join(f"{ft} _uc{r}_{c} = 0.0f;" for c in range(CW)))
-        w(f"    for (int _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
-        # ---- tiles: each operand's tile is copied row by row along its contiguous axis
         VL = int(p.get("VL", VW))
-        w(f"        const int _ufull = (_ui0 + {TM} <= _uM) && (_uj0 + {TN} <= _uN) && (_uk0 + {TK} <= _ukhi);")
-        for role, d in (("A", A), ("B", B)):
+
+        def layout(role: str, d: dict, k0: str) -> dict:
+            """How one operand's tile is copied: (rows, cols) of the global tile (cols contiguous), the global
+            row/col offsets, how the local array is indexed by (row, col), the bounds of row and col."""
             lay = d["layout"]
-            # (rows, cols) of the global tile, cols contiguous; the global row/col offsets; how the
-            # local array is indexed by (row, col); the bounds of row and col.
             if role == "A":
                 if lay == "ik":
-                    rows, cols, r0, c0, rlim, clim = TM, TK, "_ui0", "_uk0", "_uM", "_ukhi"
+                    rows, cols, r0, c0, rlim, clim = TM, TK, "_ui0", k0, "_uM", "_ukhi"
                     if akm:  # transposed into k-major
-                        dst = lambda rr, cc: f"({cc}) * {TM} + ({rr})"
+                        dst = lambda rr, cc: f"({cc}) * {TM} + ({rr})"  # noqa: E731
                     else:
-                        dst = lambda rr, cc: f"({rr}) * {TK} + ({cc})"
+                        dst = lambda rr, cc: f"({rr}) * {TK} + ({cc})"  # noqa: E731
                 else:
-                    rows, cols, r0, c0, rlim, clim = TK, TM, "_uk0", "_ui0", "_ukhi", "_uM"
-                    dst = lambda rr, cc: f"({rr}) * {TM} + ({cc})"
+                    rows, cols, r0, c0, rlim, clim = TK, TM, k0, "_ui0", "_ukhi", "_uM"
+                    dst = lambda rr, cc: f"({rr}) * {TM} + ({cc})"  # noqa: E731
                 arr = "_uAs"
             else:
                 if lay == "kj":
-                    rows, cols, r0, c0, rlim, clim = TK, TN, "_uk0", "_uj0", "_ukhi", "_uN"
-                    dst = lambda rr, cc: f"({rr}) * {TNP} + ({cc})"
+                    rows, cols, r0, c0, rlim, clim = TK, TN, k0, "_uj0", "_ukhi", "_uN"
+                    dst = lambda rr, cc: f"({rr}) * {TNP} + ({cc})"  # noqa: E731
                 else:
-                    rows, cols, r0, c0, rlim, clim = TN, TK, "_uj0", "_uk0", "_uN", "_ukhi"
-                    dst = lambda rr, cc: f"({cc}) * {TNP} + ({rr})"
+                    rows, cols, r0, c0, rlim, clim = TN, TK, "_uj0", k0, "_uN", "_ukhi"
+                    dst = lambda rr, cc: f"({cc}) * {TNP} + ({rr})"  # noqa: E731
                 arr = "_uBs"
             straight = not ((role == "B" and lay == "jk") or (role == "A" and lay == "ik" and akm))
-            src = f"_u{role}"
-            ld = f"_uld{role}"
             vl = VL
             while vl > 1 and (cols % vl or (rows * cols // vl) % NT):
                 vl //= 2
-            per = rows * cols // vl // NT
-            cv = cols // vl
-            w("        if (_ufull) {")
-            w(f"            for (int _ul = 0; _ul < {per}; ++_ul) {{")
-            w(f"                const int _uidx = _ul * {NT} + _utid;")
-            w(f"                const int _urow = _uidx / {cv}, _ucol = (_uidx % {cv}) * {vl};")
-            g = f"{src} + ({r0} + _urow) * {ld} + {c0} + _ucol"
-            if vl == 1:
-                w(f"                {arr}[{dst('_urow', '_ucol')}] = *({g});")
-            else:
-                vt = vtype("float", vl)
-                w(f"                const {vt} _uv = vload{vl}(0, {g});")
-                if straight:
-                    w(f"                vstore{vl}(_uv, 0, {arr} + {dst('_urow', '_ucol')});")
+            return dict(rows=rows, cols=cols, r0=r0, c0=c0, rlim=rlim, clim=clim, dst=dst, arr=arr,
+                        straight=straight, src=f"_u{role}", ld=f"_uld{role}", vl=vl,
+                        per=rows * cols // vl // NT, cv=cols // vl)
+
+        def compute(buf: str, ind: str):
+            """FMA over the TK-slice in local memory (A at _uAs + buf, B at _uBs + buf)."""
+            ao = f"{buf} * {TK * TM} + " if buf else ""
+            bo = f"{buf} * {TK * TNP} + " if buf else ""
+            if uk > 1:
+                w(f"{ind}#pragma unroll {uk}")
+            w(f"{ind}for (int _ukk = 0; _ukk < {TK}; ++_ukk) {{")
+            for r in range(WM):
+                if A["layout"] == "ik" and not akm:
+                    w(f"{ind}    const float _ua{r} = _uAs[{ao}({rowoff(r)}) * {TK} + _ukk];")
                 else:
-                    for l, lane in enumerate(lanes("_uv", vl)):
-                        w(f"                {arr}[{dst('_urow', f'_ucol + {l}')}] = {lane};")
-            w("            }")
-            w("        } else {")
-            per1 = rows * cols // NT
-            w(f"            for (int _ul = 0; _ul < {per1}; ++_ul) {{")
-            w(f"                const int _uidx = _ul * {NT} + _utid;")
-            w(f"                const int _urow = _uidx / {cols}, _ucol = _uidx % {cols};")
-            w(f"                {arr}[{dst('_urow', '_ucol')}] = ({r0} + _urow < {rlim} && {c0} + _ucol < {clim}) ? "
-              f"{src}[({r0} + _urow) * {ld} + {c0} + _ucol] : 0.0f;")
-            w("            }")
+                    w(f"{ind}    const float _ua{r} = _uAs[{ao}_ukk * {TM} + {rowoff(r)}];")
+            for c in range(CW):
+                off = f"{bo}_ukk * {TNP} + ({c * LX} + _utx) * {VW}"
+                if VW == 1:
+                    w(f"{ind}    const float _ub{c} = _uBs[{off}];")
+                else:
+                    w(f"{ind}    const {ft} _ub{c} = vload{VW}(0, _uBs + {off});")
+            for r in range(WM):
+                a = f"_ua{r}" if VW == 1 else f"(({ft})(_ua{r}))"
+                w(f"{ind}    " + " ".join(f"_uc{r}_{c} = fma({a}, _ub{c}, _uc{r}_{c});" for c in range(CW)))
+            w(f"{ind}}}")
+
+        if not db:
+            w(f"    for (int _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
+            # ---- tiles: each operand's tile is copied row by row along its contiguous axis
+            w(f"        const int _ufull = (_ui0 + {TM} <= _uM) && (_uj0 + {TN} <= _uN) && (_uk0 + {TK} <= _ukhi);")
+            for role, d in (("A", A), ("B", B)):
+                g_ = layout(role, d, "_uk0")
+                rows, cols, r0, c0, rlim, clim = (g_[k] for k in ("rows", "cols", "r0", "c0", "rlim", "clim"))
+                dst, arr, straight, src, ld = (g_[k] for k in ("dst", "arr", "straight", "src", "ld"))
+                vl, per, cv = g_["vl"], g_["per"], g_["cv"]
+                w("        if (_ufull) {")
+                w(f"            for (int _ul = 0; _ul < {per}; ++_ul) {{")
+                w(f"                const int _uidx = _ul * {NT} + _utid;")
+                w(f"                const int _urow = _uidx / {cv}, _ucol = (_uidx % {cv}) * {vl};")
+                g = f"{src} + ({r0} + _urow) * {ld} + {c0} + _ucol"
+                if vl == 1:
+                    w(f"                {arr}[{dst('_urow', '_ucol')}] = *({g});")
+                else:
+                    vt = vtype("float", vl)
+                    w(f"                const {vt} _uv = vload{vl}(0, {g});")
+                    if straight:
+                        w(f"                vstore{vl}(_uv, 0, {arr} + {dst('_urow', '_ucol')});")
+                    else:
+                        for l, lane in enumerate(lanes("_uv", vl)):
+                            w(f"                {arr}[{dst('_urow', f'_ucol + {l}')}] = {lane};")
+                w("            }")
+                w("        } else {")
+                per1 = rows * cols // NT
+                w(f"            for (int _ul = 0; _ul < {per1}; ++_ul) {{")
+                w(f"                const int _uidx = _ul * {NT} + _utid;")
+                w(f"                const int _urow = _uidx / {cols}, _ucol = _uidx % {cols};")
+                w(f"                {arr}[{dst('_urow', '_ucol')}] = ({r0} + _urow < {rlim} && {c0} + _ucol < {clim}) ? "
+                  f"{src}[({r0} + _urow) * {ld} + {c0} + _ucol] : 0.0f;")
+                w("            }")
+                w("        }")
+            w("        barrier(CLK_LOCAL_MEM_FENCE);")
+            compute("", "        ")
+            w("        barrier(CLK_LOCAL_MEM_FENCE);")
+            w("    }")
+        else:
+            # ---- double buffering: the next k-tile is loaded into registers (_up*) before the current
+            # tile's FMAs and stored into the other local buffer after them; one barrier per k-step.
+            lays = [(role, layout(role, d, "_ukn")) for role, d in (("A", A), ("B", B))]
+            for role, g_ in lays:
+                w(f"    {vtype('float', g_['vl'])} _up{role}[{g_['per']}];")
+
+            def load(ind: str):
+                w(f"{ind}const int _ufull = (_ui0 + {TM} <= _uM) && (_uj0 + {TN} <= _uN) && (_ukn + {TK} <= _ukhi);")
+                for full in (True, False):
+                    w(f"{ind}{'if (_ufull) {' if full else '} else {'}")
+                    for role, g_ in lays:
+                        r0, c0, rlim, clim, src, ld = (g_[k] for k in ("r0", "c0", "rlim", "clim", "src", "ld"))
+                        vl, cv = g_["vl"], g_["cv"]
+                        vt = vtype("float", vl)
+                        w(f"{ind}    for (int _ul = 0; _ul < {g_['per']}; ++_ul) {{")
+                        w(f"{ind}        const int _uidx = _ul * {NT} + _utid;")
+                        w(f"{ind}        const int _urow = _uidx / {cv}, _ucol = (_uidx % {cv}) * {vl};")
+                        if full:
+                            g = f"{src} + ({r0} + _urow) * {ld} + {c0} + _ucol"
+                            v = f"*({g})" if vl == 1 else f"vload{vl}(0, {g})"
+                        else:
+                            items = [f"({r0} + _urow < {rlim} && {c0} + _ucol + {e} < {clim} ? "
+                                     f"{src}[({r0} + _urow) * {ld} + {c0} + _ucol + {e}] : 0.0f)" for e in range(vl)]
+                            v = items[0] if vl == 1 else f"(({vt})({', '.join(items)}))"
+                        w(f"{ind}        _up{role}[_ul] = {v};")
+                        w(f"{ind}    }}")
+                w(f"{ind}}}")
+
+            def store(buf: str, ind: str):
+                for role, g_ in lays:
+                    dst, arr, straight, vl, cv = (g_[k] for k in ("dst", "arr", "straight", "vl", "cv"))
+                    size = TK * TM if role == "A" else TK * TNP
+                    base = f"({arr} + {buf} * {size})"
+                    w(f"{ind}for (int _ul = 0; _ul < {g_['per']}; ++_ul) {{")
+                    w(f"{ind}    const int _uidx = _ul * {NT} + _utid;")
+                    w(f"{ind}    const int _urow = _uidx / {cv}, _ucol = (_uidx % {cv}) * {vl};")
+                    if vl == 1:
+                        w(f"{ind}    {base}[{dst('_urow', '_ucol')}] = _up{role}[_ul];")
+                    elif straight:
+                        w(f"{ind}    vstore{vl}(_up{role}[_ul], 0, {base} + {dst('_urow', '_ucol')});")
+                    else:
+                        w(f"{ind}    const {vtype('float', vl)} _uv = _up{role}[_ul];")
+                        for e, lane in enumerate(lanes("_uv", vl)):
+                            w(f"{ind}    {base}[{dst('_urow', f'_ucol + {e}')}] = {lane};")
+                    w(f"{ind}}}")
+
+            w("    if (_uklo < _ukhi) {")
+            w("        const int _ukn = _uklo;")
+            load("        ")
+            store("0", "        ")
+            w("    }")
+            w("    barrier(CLK_LOCAL_MEM_FENCE);")
+            w("    int _ubuf = 0;")
+            w(f"    for (int _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
+            w(f"        const int _ukn = _uk0 + {TK};")
+            w("        if (_ukn < _ukhi) {")
+            load("            ")
             w("        }")
-        w("        barrier(CLK_LOCAL_MEM_FENCE);")
-        w(f"        for (int _ukk = 0; _ukk < {TK}; ++_ukk) {{")
-        for r in range(WM):
-            if A["layout"] == "ik" and not akm:
-                w(f"            const float _ua{r} = _uAs[({rowoff(r)}) * {TK} + _ukk];")
-            else:
-                w(f"            const float _ua{r} = _uAs[_ukk * {TM} + {rowoff(r)}];")
-        for c in range(CW):
-            off = f"_ukk * {TNP} + ({c * LX} + _utx) * {VW}"
-            if VW == 1:
-                w(f"            const float _ub{c} = _uBs[{off}];")
-            else:
-                w(f"            const {ft} _ub{c} = vload{VW}(0, _uBs + {off});")
-        for r in range(WM):
-            a = f"_ua{r}" if VW == 1 else f"(({ft})(_ua{r}))"
-            w("            " + " ".join(f"_uc{r}_{c} = fma({a}, _ub{c}, _uc{r}_{c});" for c in range(CW)))
-        w("        }")
-        w("        barrier(CLK_LOCAL_MEM_FENCE);")
-        w("    }")
+            compute("_ubuf", "        ")
+            w("        if (_ukn < _ukhi) {")
+            store("(_ubuf ^ 1)", "            ")
+            w("        }")
+            w("        barrier(CLK_LOCAL_MEM_FENCE);")
+            w("        _ubuf ^= 1;")
+            w("    }")
         # ---- epilogue and stores, one helper call per element
         for r in range(WM):
             w(f"    {{ const int _urow = _ui0 + {rowoff(r)};")
