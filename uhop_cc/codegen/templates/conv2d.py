@@ -112,6 +112,8 @@ class Conv2dTemplate(Template):
             cands = [dict(KB=8, XB=16, XV=16, LX=1, LK=1), dict(KB=4, XB=16, XV=16, LX=1, LK=1),
                      dict(KB=8, XB=8, XV=8, LX=1, LK=1), dict(KB=4, XB=32, XV=16, LX=1, LK=1),
                      dict(KB=16, XB=8, XV=8, LX=1, LK=1), dict(KB=2, XB=4, XV=4, LX=4, LK=2)]
+            # PoCL (2-core EPYC): implicit GEMM 38 GFLOP/s vs direct 47 at N=1 C=K=64 56x56 3x3, on par at
+            # C=K=256 16x16 (29 vs 29): the direct schedule stays first
             gemm = [dict(TM=64, TN=64, TK=64, WM=8, WN=32, VW=16), dict(TM=32, TN=64, TK=64, WM=8, WN=32, VW=16),
                     dict(TM=16, TN=16, TK=16, WM=4, WN=4, VW=4)]
         else:
