@@ -31,6 +31,17 @@ def test_neighbours_move_powers_of_two_only():
     n = _neighbours({"TM": 64, "VW": 16, "PAD": 0, "X": 3})
     assert {"TM": 128, "VW": 16, "PAD": 0, "X": 3} in n and {"TM": 32, "VW": 16, "PAD": 0, "X": 3} in n
     assert all(p["X"] == 3 and p["PAD"] == 0 for p in n)
+    # choices (an algorithm, a switch) never move: ALGO=1 has no neighbour ALGO=2
+    n = _neighbours({"ALGO": 1, "TM": 64}, fixed=("ALGO",))
+    assert n and all(p["ALGO"] == 1 for p in n)
+
+
+def test_conv_space_has_no_invalid_algorithms():
+    from uhop_cc.codegen.templates import get_template
+    t = get_template("conv2d")
+    m = t.match(bound("conv2d.uir", "N=1,C=64,H=34,W=34,K=64,R=3,S=3"))
+    cands = space(t, m, {"device_type": "GPU", "compute_units": 80})
+    assert {p.get("ALGO", 0) for p in cands} == {0, 1}  # both algorithms searched, no ALGO=2
 
 
 def test_space_starts_with_the_device_default(device):

@@ -298,6 +298,7 @@ def _tile_ok(p: dict, fp: Optional[dict]) -> bool:
 # ------------------------------------------------------------------ row reductions
 class RowReduceTemplate(Template):
     name = "rowreduce"
+    categorical = ("CACHE",)
     CACHE_LIMIT = 96 * 1024  # bytes of shared memory for cached rows
 
     def _match(self, bound: BoundKernel) -> Match:

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..codegen import parse_launch
 from ..ir import interpreter
@@ -66,11 +66,11 @@ class TuneResult:
                 "seconds": self.seconds, "candidates": [c.to_json() for c in self.candidates]}
 
 
-def _neighbours(params: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _neighbours(params: Dict[str, Any], fixed: Tuple[str, ...] = ()) -> List[Dict[str, Any]]:
     out = []
     for k, v in params.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0 or v & (v - 1):
-            continue  # only powers of two move
+        if k in fixed or isinstance(v, bool) or not isinstance(v, int) or v <= 0 or v & (v - 1):
+            continue  # only sizes that are powers of two move; choices (`fixed`) never do
         for nv in (v * 2, v // 2):
             if nv >= 1 and nv != v:
                 out.append(dict(params, **{k: nv}))
@@ -101,7 +101,8 @@ def _fits(kernel, hardware: Dict[str, Any], target: str) -> Optional[str]:
 def space(template, match, hardware: Dict[str, Any], limit: int = 32) -> List[Dict[str, Any]]:
     base = [dict(p) for p in template.space(match, hardware)]
     seen, out = set(), []
-    for p in base + [n for b in base for n in _neighbours(b)]:
+    fixed = tuple(getattr(template, "categorical", ()))
+    for p in base + [n for b in base for n in _neighbours(b, fixed)]:
         key = tuple(sorted(p.items()))
         if key not in seen:
             seen.add(key)

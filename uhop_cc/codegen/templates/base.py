@@ -43,6 +43,9 @@ class Match:
 
 class Template:
     name = "template"
+    # parameters that name a choice (an algorithm, a switch) rather than a size: the tuner does not
+    # move them to neighbouring values
+    categorical: Tuple[str, ...] = ()
 
     def match(self, bound: BoundKernel) -> Optional[Match]:
         try:

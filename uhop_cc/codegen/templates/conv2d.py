@@ -49,6 +49,7 @@ def _plus_pair(e: N.Expr):
 
 class Conv2dTemplate(Template):
     name = "conv2d"
+    categorical = ("ALGO",)
 
     def _match(self, bound: BoundKernel) -> Match:
         ck = bound.checked

@@ -34,6 +34,7 @@ from .base import (Match, NoMatch, Template, TemplateEmitter, abi_args, compute_
 
 class MatmulTemplate(Template):
     name = "matmul"
+    categorical = ("DB",)
 
     # ------------------------------------------------------------ match
     def _match(self, bound: BoundKernel) -> Match:

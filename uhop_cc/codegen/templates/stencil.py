@@ -161,6 +161,7 @@ def _accesses(e: N.Expr) -> List[N.Access]:
 # ------------------------------------------------------------------ the template
 class StencilTemplate(Template):
     name = "stencil"
+    categorical = ("LOCAL",)
 
     def __init__(self, dialect: Dialect):
         self.dialect = dialect
