@@ -41,36 +41,45 @@ class _Im2colB:
 
     def setup(self) -> List[str]:
         t = self.t
-        shared = t.threads % t.BN == 0  # every load of a thread is in the same column
+        self.shared = t.threads % t.BN == 0  # every load of a thread is in one column: one base, rows step
+        if self.shared:
+            return ["    float " + ", ".join(f"_urb{l}" for l in range(self.n)) + ";",
+                    f"    const int _ubr = _utid / {t.BN}, _ubc = _utid % {t.BN}, _ucol = _uj0 + _ubc;",
+                    "    const bool _ucok = _ucol < _uN;"] + self._base("_ucol", "_ubase")
         L = []
         for l in range(self.n):
             e = f"(_utid + {t.threads * l})"
-            L.append(f"    const int _ubr{l} = {e} / {t.BN}, _ubc{l} = {e} % {t.BN};")
-            L.append(f"    float _urb{l};")
-            if shared and l:
-                L.append(f"    const bool _ucok{l} = _ucok0; const size_t _ubase{l} = _ubase0;")
-                continue
-            L += [f"    const int _ucol{l} = _uj0 + _ubc{l};",
+            L += [f"    const int _ubr{l} = {e} / {t.BN}, _ucol{l} = _uj0 + {e} % {t.BN};",
                   f"    const bool _ucok{l} = _ucol{l} < _uN;",
-                  f"    size_t _ubase{l} = 0;",
-                  f"    if (_ucok{l}) {{",
-                  f"        const int _un = _ucol{l} / _uPQ, _upq = _ucol{l} - _un * _uPQ;",
-                  "        const int _up = _upq / _uOW;",
-                  f"        _ubase{l} = ((size_t)_un * _uXC * _uXH + _up) * _uXW + (_upq - _up * _uOW);",
-                  "    }"]
+                  f"    float _urb{l};"] + self._base(f"_ucol{l}", f"_ubase{l}")
         return L
+
+    @staticmethod
+    def _base(col: str, name: str) -> List[str]:
+        return [f"    size_t {name} = 0;",
+                f"    if ({col} < _uN) {{",
+                f"        const int _un = {col} / _uPQ, _upq = {col} - _un * _uPQ;",
+                "        const int _up = _upq / _uOW;",
+                f"        {name} = ((size_t)_un * _uXC * _uXH + _up) * _uXW + (_upq - _up * _uOW);",
+                "    }"]
+
+    def _row(self, l: int) -> str:
+        return f"(_ubr + {l * (self.t.threads // self.t.BN)})" if self.shared else f"_ubr{l}"
 
     def load(self, k: str) -> List[str]:
         L = []
         for l in range(self.n):
+            ok, base = ("_ucok", "_ubase") if self.shared else (f"_ucok{l}", f"_ubase{l}")
             L += ["{",
-                  f"    const int _ukk = {k} + _ubr{l};",
-                  f"    _urb{l} = (_ucok{l} && _ukk < _uK) ? {self.x}[_ubase{l} + {self.off.format('_ukk')}] : 0.0f;",
+                  f"    const int _ukk = {k} + {self._row(l)};",
+                  f"    _urb{l} = ({ok} && _ukk < _uK) ? {self.x}[{base} + {self.off.format('_ukk')}] : 0.0f;",
                   "}"]
         return L
 
     def store(self, buf: str) -> List[str]:
-        return [f"_uBs[{buf}][_ubr{l}][_ubc{l}] = _urb{l};" for l in range(self.n)]
+        if self.shared:
+            return [f"_uBs[{buf}][{self._row(l)}][_ubc] = _urb{l};" for l in range(self.n)]
+        return [f"_uBs[{buf}][_ubr{l}][_ucol{l} - _uj0] = _urb{l};" for l in range(self.n)]
 
 
 class Conv2dTemplate(_SharedTemplate):
