@@ -97,7 +97,8 @@ class CompileResult:
         if self.validation is not None:
             v = self.validation
             if v.get("ok"):
-                errs = ", ".join(f"{n} max rel err {o['max_rel_err']:.2e}" if o.get("max_rel_err") is not None
+                errs = ", ".join(f"{n} rel err {o['norm_rel_err']:.1e}, max abs err {o['max_abs_err']:.1e}"
+                                 if o.get("norm_rel_err") is not None and o.get("max_abs_err") is not None
                                  else n for n, o in v.get("outputs", {}).items())
                 lines.append(f"  validation PASS on {len(v.get('runs', []))} input sets ({errs})")
             else:

@@ -37,6 +37,19 @@ def test_close_values_pass_and_far_ones_fail():
     json.dumps(c.to_json(), allow_nan=False)
 
 
+def test_normwise_error_is_not_dominated_by_elements_near_zero():
+    exp = np.array([1e-6, 1.0, -2.0, 3.0], np.float32)
+    got = exp + np.float32(2e-7)  # every element off by the same tiny amount
+    c = compare(got, exp, "f32")
+    assert c.max_rel_err > 0.01  # the element near zero alone (relative to atol)
+    want = np.linalg.norm(np.full(4, 2e-7)) / np.linalg.norm(exp.astype(np.float64))
+    assert c.norm_rel_err == pytest.approx(want, rel=0.05) and c.norm_rel_err < 1e-6
+    assert compare(exp, exp, "f32").norm_rel_err == 0.0
+    assert compare(np.zeros(3, np.float32), np.zeros(3, np.float32), "f32").norm_rel_err == 0.0
+    assert compare(np.array([3, 4], np.int32), np.array([3, 5], np.int32), "i32").norm_rel_err == pytest.approx(
+        1 / np.hypot(3, 5))
+
+
 def test_nan_and_inf_rules():
     exp = np.array([1.0, np.nan, np.inf, -np.inf, 2.0], np.float32)
     assert compare(exp.copy(), exp, "f32").ok  # matching kinds pass

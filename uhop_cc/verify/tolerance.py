@@ -97,12 +97,15 @@ class Comparison:
     first_expected: Any = None
     tolerance: Optional[Tolerance] = None
     mismatch_mask: Optional[np.ndarray] = None  # not serialised
+    # ||got - expected|| / ||expected|| (2-norms, finite elements): one figure of the whole output's accuracy
+    # that elements near zero do not dominate, unlike max_rel_err
+    norm_rel_err: float = 0.0
 
     def to_json(self) -> Dict[str, Any]:
         return {
             "ok": self.ok, "elements": self.elements, "mismatches": self.mismatches,
             "max_abs_err": _json_float(self.max_abs_err), "max_rel_err": _json_float(self.max_rel_err),
-            "nan_count": self.nan_count,
+            "norm_rel_err": _json_float(self.norm_rel_err), "nan_count": self.nan_count,
             "first_mismatch": None if self.first_index is None else {
                 "index": list(self.first_index), "got": _json_float(self.first_got),
                 "expected": _json_float(self.first_expected)},
@@ -131,6 +134,7 @@ def _compare(got, expected, dtype: str, tol: Optional[Tolerance]) -> Comparison:
         nan_count = 0
         max_abs = float(diff.max()) if n else 0.0
         max_rel = float((diff / np.maximum(np.abs(e), 1)).max()) if n else 0.0
+        norm_rel = _norm_rel(diff, e)
     else:
         g = got.astype(np.float64)
         e = expected.astype(np.float64)
@@ -145,6 +149,7 @@ def _compare(got, expected, dtype: str, tol: Optional[Tolerance]) -> Comparison:
         nan_count = int(np.isnan(g).sum())
         max_abs = float(diff.max()) if n else 0.0
         max_rel = float(np.where(both, rel, 0.0).max()) if n else 0.0
+        norm_rel = _norm_rel(diff, np.where(both, e, 0.0))
     mismatches = int(np.count_nonzero(bad))
     first = None
     fg = fe = None
@@ -154,4 +159,10 @@ def _compare(got, expected, dtype: str, tol: Optional[Tolerance]) -> Comparison:
         fg = got.reshape(-1)[flat].item()
         fe = expected.reshape(-1)[flat].item()
     return Comparison(mismatches == 0, n, mismatches, max_abs, max_rel, nan_count, first, fg, fe, tol,
-                      np.asarray(bad))
+                      np.asarray(bad), norm_rel)
+
+
+def _norm_rel(diff: np.ndarray, expected: np.ndarray) -> float:
+    den = float(np.linalg.norm(expected.reshape(-1))) if expected.size else 0.0
+    num = float(np.linalg.norm(diff.reshape(-1))) if diff.size else 0.0
+    return num / den if den else num

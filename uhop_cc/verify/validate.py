@@ -41,6 +41,7 @@ class OutputReport:
     ok: bool = True
     max_abs_err: float = 0.0
     max_rel_err: float = 0.0
+    norm_rel_err: float = 0.0  # ||got - ref|| / ||ref||, worst run
     mismatches: int = 0  # most in one run, poisoned elements included
     unwritten: int = 0  # most elements still holding the poison in one run (and expected otherwise)
     nan_count: int = 0
@@ -51,7 +52,8 @@ class OutputReport:
     def to_json(self) -> Dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype, "shape": self.shape, "elements": self.elements,
                 "ok": self.ok, "max_abs_err": _json_float(self.max_abs_err),
-                "max_rel_err": _json_float(self.max_rel_err), "mismatches": self.mismatches,
+                "max_rel_err": _json_float(self.max_rel_err), "norm_rel_err": _json_float(self.norm_rel_err),
+                "mismatches": self.mismatches,
                 "unwritten": self.unwritten, "nan_count": self.nan_count, "first_mismatch": self.first_mismatch,
                 "canary": dict(self.guard), "tolerance": self.tolerance}
 
@@ -184,6 +186,7 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
             d, c = per_output[name], cmps[name]
             o.max_abs_err = max(o.max_abs_err, c.max_abs_err)
             o.max_rel_err = max(o.max_rel_err, c.max_rel_err)
+            o.norm_rel_err = max(o.norm_rel_err, c.norm_rel_err)
             o.mismatches = max(o.mismatches, c.mismatches)
             o.unwritten = max(o.unwritten, d["unwritten"])
             o.nan_count = max(o.nan_count, c.nan_count)
