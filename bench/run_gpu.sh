@@ -2,7 +2,8 @@
 # The GPU figures in one go, on an NVIDIA machine with Python 3.12, torch, cuda-bindings, nvrtc,
 # cmake and pybind11 installed (the wheels it lacks, cp312: lark, pyopencl, pytools, platformdirs,
 # siphash24, in .whl/). Writes logs and JSON to ${OUT:-bench/results}. NATIVE=0 skips building the
-# C++ module (the OpenCL timings then use the Python launch loop); TESTS=0 skips the GPU tests.
+# C++ module (the OpenCL timings then use the Python launch loop); TESTS=0 skips the GPU tests;
+# OPENCL=" " skips the OpenCL target; BUDGET is the timing budget per kernel in seconds.
 set -uo pipefail
 OUT=${OUT:-bench/results}
 mkdir -p "$OUT"
@@ -20,7 +21,7 @@ if [ "${TESTS:-1}" = 1 ]; then  # CUDA on the GPU, then the OpenCL templates on 
         python3 -m pytest -q -x tests/codegen/test_templates.py tests/codegen/test_conv_igemm.py \
         tests/codegen/test_stencil_template.py -p no:cacheprovider 2>&1 | tail -10' | tee "$OUT/gpu_tests.log"
 fi
-timeout "${BENCH_TIMEOUT:-420}" python3 bench/cuda.py --opencl --sweep --out "$OUT/cuda.json" 2>&1 \
+timeout "${BENCH_TIMEOUT:-420}" python3 bench/cuda.py ${OPENCL:---opencl} --sweep --budget "${BUDGET:-2}" --out "$OUT/cuda.json" 2>&1 \
     | tee "$OUT/bench_cuda.log" | tail -75
 python3 bench/anchors.py --no-cpu --cuda-json "$OUT/cuda.json" --out "$OUT/anchors_gpu.json" --plot "$OUT/roofline_gpu.png" 2>&1 \
     | tail -12 | tee "$OUT/anchors_gpu.log"
