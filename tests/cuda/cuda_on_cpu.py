@@ -1,0 +1,155 @@
+"""Run a generated CUDA kernel's own source on the CPU, so machines without a GPU test what it computes.
+
+The source is compiled as C++20 with g++ behind a small shim: `__shared__` arrays become function
+statics (one block runs at a time, so they are the block's), every thread of a block is a
+std::thread with its own threadIdx, `__syncthreads()` is a std::barrier that exiting threads drop
+out of, float4 is an aligned struct, `__umulhi` a 64-bit product. Blocks run one after another.
+Warp-level intrinsics (shuffles, votes) are not provided: kernels that use them do not compile here
+and are tested on the GPU only. Inputs and outputs travel as raw files; the output buffers are
+poisoned with NaN first, so unwritten elements show.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+
+from uhop_cc.codegen.cstyle import c_name
+from uhop_cc.codegen.launch import parse_launch
+
+SHIM = r"""
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+#include <algorithm>
+using std::min; using std::max;
+struct dim3 { unsigned x = 1, y = 1, z = 1; };
+static thread_local dim3 threadIdx, blockIdx;
+static dim3 blockDim, gridDim;
+static std::barrier<>* g_barrier = nullptr;
+struct alignas(16) float4 { float x, y, z, w; };
+static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+static inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
+static inline void __syncthreads() { g_barrier->arrive_and_wait(); }
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+#define __shared__ static
+"""
+
+_CACHE: Dict[str, Path] = {}
+
+
+def gxx_unavailable_reason() -> str:
+    return "" if shutil.which("g++") else "g++ not found"
+
+
+def _build(source: str, kernel: str, args: list, workdir: Path) -> Path:
+    """An executable that reads each input file, runs the grid, writes each output file."""
+    decls, calls, io = [], [], []
+    for i, (kind, name, ctype) in enumerate(args):
+        if kind == "size":
+            decls.append(f"    const int _ua{i} = std::atoi(argv[{i + 1}]);")
+        elif kind == "scalar":
+            decls.append(f"    const {ctype} _ua{i} = ({ctype})std::atof(argv[{i + 1}]);")
+        else:
+            decls += [f"    std::vector<{ctype}> _uv{i};",
+                      f"    {{ FILE* f = std::fopen(argv[{i + 1}], \"rb\"); std::fseek(f, 0, SEEK_END);"
+                      f" long n = std::ftell(f); std::fseek(f, 0, SEEK_SET); _uv{i}.resize(n / sizeof({ctype}) + 1);"
+                      f" if (n && std::fread(_uv{i}.data(), 1, n, f) != (size_t)n) return 3; std::fclose(f); }}",
+                      f"    {ctype}* _ua{i} = _uv{i}.data();"]
+            if kind == "output":
+                io.append(f"    {{ FILE* f = std::fopen(argv[{i + 1}], \"rb\"); std::fseek(f, 0, SEEK_END);"
+                          f" long n = std::ftell(f); std::fclose(f); f = std::fopen(argv[{i + 1}], \"wb\");"
+                          f" std::fwrite(_uv{i}.data(), 1, n, f); std::fclose(f); }}")
+        calls.append(f"_ua{i}")
+    n = len(args)
+    main = "\n".join([
+        "int main(int argc, char** argv) {",
+        f"    if (argc < {n + 7}) return 2;",
+        *decls,
+        f"    gridDim.x = std::atoi(argv[{n + 1}]); gridDim.y = std::atoi(argv[{n + 2}]);"
+        f" gridDim.z = std::atoi(argv[{n + 3}]);",
+        f"    blockDim.x = std::atoi(argv[{n + 4}]); blockDim.y = std::atoi(argv[{n + 5}]);"
+        f" blockDim.z = std::atoi(argv[{n + 6}]);",
+        "    const unsigned _uT = blockDim.x * blockDim.y * blockDim.z;",
+        "    for (unsigned _ubz = 0; _ubz < gridDim.z; ++_ubz) for (unsigned _uby = 0; _uby < gridDim.y; ++_uby)",
+        "    for (unsigned _ubx = 0; _ubx < gridDim.x; ++_ubx) {",
+        "        std::barrier<> _ubar(_uT);",
+        "        g_barrier = &_ubar;",
+        "        std::vector<std::thread> _uts;  // `_u` names: reserved, no clash with a kernel's",
+        "        for (unsigned _uu = 0; _uu < _uT; ++_uu) _uts.emplace_back([&, _uu] {",
+        "            threadIdx.x = _uu % blockDim.x; threadIdx.y = (_uu / blockDim.x) % blockDim.y;",
+        "            threadIdx.z = _uu / (blockDim.x * blockDim.y);",
+        "            blockIdx.x = _ubx; blockIdx.y = _uby; blockIdx.z = _ubz;",
+        f"            {kernel}({', '.join(calls)});",
+        "            _ubar.arrive_and_drop();",
+        "        });",
+        "        for (auto& _uth : _uts) _uth.join();",
+        "    }",
+        *io,
+        "    return 0;",
+        "}"])
+    text = SHIM + "\n" + source.replace('extern "C"', "") + "\n" + main + "\n"
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    if key in _CACHE and _CACHE[key].exists():
+        return _CACHE[key]
+    src = workdir / f"k{key}.cpp"
+    exe = workdir / f"k{key}"
+    src.write_text(text)
+    r = subprocess.run(["g++", "-std=c++20", "-O1", "-pthread", "-w", "-o", str(exe), str(src)],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode:
+        raise RuntimeError(f"g++ failed:\n{r.stderr[-4000:]}")
+    _CACHE[key] = exe
+    return exe
+
+
+def run(source: str, bound, inputs: Dict[str, np.ndarray], workdir: Path = None) -> Dict[str, np.ndarray]:
+    """Outputs of the kernel in `source` (one stage, f32/i32 tensors, scalars) on `inputs`."""
+    ck = bound.checked
+    (stage,) = parse_launch(source, "cuda")
+    geo = stage.geometry(bound.sizes)
+    block = tuple(geo.local_size) + (1,) * (3 - len(geo.local_size))
+    grid = tuple(g // b for g, b in zip(geo.global_size, block)) + (1,) * (3 - len(geo.global_size))
+    ctypes_ = {"f32": "float", "i32": "int", "f64": "double"}
+    np_types = {"f32": np.float32, "i32": np.int32, "f64": np.float64}
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="cuda_cpu_"))
+    args, argv, outs = [], [], {}
+    for p in ck.inputs:
+        if p.is_scalar:
+            args.append(("scalar", p.name, ctypes_[p.dtype]))
+            argv.append(repr(float(inputs[p.name])))
+        else:
+            args.append(("input", p.name, ctypes_[p.dtype]))
+            f = workdir / f"in_{p.name}.bin"
+            np.ascontiguousarray(inputs[p.name], dtype=np_types[p.dtype]).tofile(f)
+            argv.append(str(f))
+    for p in ck.outputs:
+        args.append(("output", p.name, ctypes_[p.dtype]))
+        f = workdir / f"out_{p.name}.bin"
+        shape = tuple(bound.shapes[p.name])
+        np.full(shape, np.nan if p.dtype != "i32" else -7, dtype=np_types[p.dtype]).tofile(f)
+        argv.append(str(f))
+        outs[p.name] = (f, shape, np_types[p.dtype])
+    for s in ck.sizes:
+        args.append(("size", s, "int"))
+        argv.append(str(int(bound.sizes[s])))
+    exe = _build(source, c_name(ck.name), args, workdir)
+    r = subprocess.run([str(exe), *argv, *map(str, grid), *map(str, block)], capture_output=True, text=True,
+                       timeout=600)
+    if r.returncode:
+        raise RuntimeError(f"kernel run failed ({r.returncode}): {r.stderr[-2000:]}")
+    return {n: np.fromfile(f, dtype=t).reshape(shape) for n, (f, shape, t) in outs.items()}
