@@ -88,3 +88,14 @@ def test_conv_default_tile_on_random_shapes(tmp_path, n, c, k, r, s, h, w):
     b = _bound(ROOT / "examples" / "conv2d.uir", dict(N=n, C=c, H=r + h, W=s + w, K=k, R=r, S=s))
     t, m = select_template(b)
     check(t.render(m).source, b, tmp_path)
+
+
+@pytest.mark.parametrize("path,sizes", [("relu.uir", dict(N=4099)), ("axpy.uir", dict(N=13)), ("mlp.uir", None)])
+def test_elementwise_space_computes_the_reference(path, sizes, tmp_path):
+    k = next(k for k in ir.load_file(ROOT / "examples" / path) if select_template(
+        ir.bind_shapes(k, {s: 7 for s in k.sizes})) and select_template(
+        ir.bind_shapes(k, {s: 7 for s in k.sizes}))[0].name == "elementwise")
+    b = ir.bind_shapes(k, sizes or {s: 1031 for s in k.sizes})
+    t, m = select_template(b)
+    for params in t.space(m, {"sm_count": 4})[:3]:
+        check(t.render(m, params).source, b, tmp_path)
