@@ -28,6 +28,7 @@ from .cuda_gemm import GemmTile, RowMajorA, mainloop
 from .templates.base import Match, index_var
 from .templates.base import Template as _SharedTemplate
 from .templates.conv2d import TEMPLATE as _OPENCL_CONV2D
+from .templates.conv2d import operands
 
 __all__ = ["Conv2dTemplate", "CONV2D"]
 
@@ -122,10 +123,7 @@ class Conv2dTemplate(_SharedTemplate):
         red: N.Reduce = info["red"]
         em = _Emitter(CUDARenderer(), ck)
         ie = em.int_expr
-        Yd = [ie(d) for d in ck.tensors[s.target].shape]
-        Xd = [ie(d) for d in ck.tensors[info["X"]].shape]
-        Fd = [ie(d) for d in ck.tensors[info["F"]].shape]
-        Xp, Fp = c_name(info["X"]), c_name(info["F"])
+        Yd, Xd, Fd, Xp, Fp = operands(match, em)
         cv, rv, sv = info["c"], info["r"], info["s"]
         la = info["launch"]  # N, K, OH, OW
         T = tile.threads

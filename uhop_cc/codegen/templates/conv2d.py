@@ -41,6 +41,14 @@ from .base import (Match, NoMatch, Template, TemplateEmitter, abi_args, compute_
                    index_names, lanes, launch_expr, local_mem, max_work_group, reserved_clash, store_helper, vtype)
 
 
+def operands(match: Match, em) -> tuple:
+    """C text of the output's, the input's and the filter's dims (lists of four), and the input and
+    filter pointer names, for a conv2d match (`em`: the target's expression emitter)."""
+    ck, info = match.checked, match.info
+    dims = [[em.int_expr(d) for d in ck.tensors[t].shape] for t in (info["stmt"].target, info["X"], info["F"])]
+    return (*dims, c_name(info["X"]), c_name(info["F"]))
+
+
 def _plus_pair(e: N.Expr):
     if isinstance(e, N.Binary) and e.op == "+" and isinstance(e.lhs, N.Name) and isinstance(e.rhs, N.Name):
         return {e.lhs.name, e.rhs.name}
@@ -163,10 +171,7 @@ class Conv2dTemplate(Template):
         red = info["red"]
         em = TemplateEmitter(ck)
         ie = em.int_expr
-        Yd = [ie(d) for d in ck.tensors[s.target].shape]
-        Xd = [ie(d) for d in ck.tensors[info["X"]].shape]
-        Fd = [ie(d) for d in ck.tensors[info["F"]].shape]
-        Xp, Fp = c_name(info["X"]), c_name(info["F"])
+        Yd, Xd, Fd, Xp, Fp = operands(match, em)
         NV = XB // XV
         ft = vtype("float", XV)
         la = info["launch"]  # N, K, OH, OW
@@ -276,10 +281,7 @@ class Conv2dTemplate(Template):
         red = info["red"]
         em = TemplateEmitter(ck)
         ie = em.int_expr
-        Yd = [ie(d) for d in ck.tensors[s.target].shape]
-        Xd = [ie(d) for d in ck.tensors[info["X"]].shape]
-        Fd = [ie(d) for d in ck.tensors[info["F"]].shape]
-        Xp, Fp = c_name(info["X"]), c_name(info["F"])
+        Yd, Xd, Fd, Xp, Fp = operands(match, em)
         cv, rv, sv = info["c"], info["r"], info["s"]
         # full reduction ranges: a filter row is C*R*S contiguous floats, copied straight
         straight = all(ie(v.lo) == "0" and ie(v.hi) == d for v, d in zip((cv, rv, sv), Fd[1:]))
