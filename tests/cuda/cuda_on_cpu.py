@@ -4,13 +4,14 @@ The source is compiled as C++20 with g++ behind a small shim: `__shared__` array
 statics (one block runs at a time, so they are the block's), every thread of a block is a
 std::thread with its own threadIdx, `__syncthreads()` is a std::barrier that exiting threads drop
 out of, float4 is an aligned struct, `__umulhi` a 64-bit product. Blocks run one after another.
-Warp-level intrinsics (shuffles, votes) are not provided: kernels that use them do not compile here
-and are tested on the GPU only. Inputs and outputs travel as raw files; the output buffers are
+Warp shuffles (`__shfl_xor_sync`) exchange through a slot array between two barriers of the warp's
+32 threads; other warp intrinsics (votes, other shuffles) are not provided. Inputs and outputs travel as raw files; the output buffers are
 poisoned with NaN first, so unwritten elements show.
 """
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -24,10 +25,12 @@ from uhop_cc.codegen.launch import parse_launch
 
 SHIM = r"""
 #include <barrier>
+#include <memory>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <vector>
 #include <algorithm>
@@ -36,10 +39,29 @@ struct dim3 { unsigned x = 1, y = 1, z = 1; };
 static thread_local dim3 threadIdx, blockIdx;
 static dim3 blockDim, gridDim;
 static std::barrier<>* g_barrier = nullptr;
+static char* g_dyn_shared = nullptr;  // the block's dynamic shared memory (`extern __shared__ T name[];`)
 struct alignas(16) float4 { float x, y, z, w; };
 static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 static inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
 static inline void __syncthreads() { g_barrier->arrive_and_wait(); }
+// warps: 32 consecutive threads exchange values through a slot array between two warp barriers
+struct Warp { std::barrier<>* bar; double slot[32]; };
+static std::vector<Warp>* g_warps = nullptr;
+static thread_local unsigned t_linear = 0;
+template <class T> static inline T __shfl_xor_sync(unsigned, T v, int lane_mask) {
+    Warp& w = (*g_warps)[t_linear / 32];
+    const unsigned lane = t_linear % 32;
+    w.slot[lane] = (double)v;
+    w.bar->arrive_and_wait();
+    const T r = (T)w.slot[lane ^ (unsigned)lane_mask];
+    w.bar->arrive_and_wait();
+    return r;
+}
+template <class T> static inline T __ldg(const T* p) { return *p; }
+static inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
+static inline int __float_as_int(float f) { int i; std::memcpy(&i, &f, 4); return i; }
+static inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+static inline float __fdividef(float a, float b) { return a / b; }  // glibc already has __expf, __logf
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -78,7 +100,8 @@ def _build(source: str, kernel: str, args: list, workdir: Path) -> Path:
     n = len(args)
     main = "\n".join([
         "int main(int argc, char** argv) {",
-        f"    if (argc < {n + 7}) return 2;",
+        f"    if (argc < {n + 8}) return 2;",
+        f"    std::vector<double> _udyn(std::atol(argv[{n + 7}]) / 8 + 2);",
         *decls,
         f"    gridDim.x = std::atoi(argv[{n + 1}]); gridDim.y = std::atoi(argv[{n + 2}]);"
         f" gridDim.z = std::atoi(argv[{n + 3}]);",
@@ -89,20 +112,30 @@ def _build(source: str, kernel: str, args: list, workdir: Path) -> Path:
         "    for (unsigned _ubx = 0; _ubx < gridDim.x; ++_ubx) {",
         "        std::barrier<> _ubar(_uT);",
         "        g_barrier = &_ubar;",
+        "        std::fill(_udyn.begin(), _udyn.end(), 0.0); g_dyn_shared = reinterpret_cast<char*>(_udyn.data());",
+        "        std::vector<std::unique_ptr<std::barrier<>>> _uwb;",
+        "        std::vector<Warp> _uwarps((_uT + 31) / 32);",
+        "        for (unsigned _uw = 0; _uw < _uwarps.size(); ++_uw) {",
+        "            _uwb.emplace_back(new std::barrier<>(std::min(32u, _uT - 32 * _uw)));",
+        "            _uwarps[_uw].bar = _uwb.back().get();",
+        "        }",
+        "        g_warps = &_uwarps;",
         "        std::vector<std::thread> _uts;  // `_u` names: reserved, no clash with a kernel's",
         "        for (unsigned _uu = 0; _uu < _uT; ++_uu) _uts.emplace_back([&, _uu] {",
         "            threadIdx.x = _uu % blockDim.x; threadIdx.y = (_uu / blockDim.x) % blockDim.y;",
-        "            threadIdx.z = _uu / (blockDim.x * blockDim.y);",
+        "            threadIdx.z = _uu / (blockDim.x * blockDim.y); t_linear = _uu;",
         "            blockIdx.x = _ubx; blockIdx.y = _uby; blockIdx.z = _ubz;",
         f"            {kernel}({', '.join(calls)});",
-        "            _ubar.arrive_and_drop();",
+        "            _ubar.arrive_and_drop(); _uwarps[_uu / 32].bar->arrive_and_drop();",
         "        });",
         "        for (auto& _uth : _uts) _uth.join();",
         "    }",
         *io,
         "    return 0;",
         "}"])
-    text = SHIM + "\n" + source.replace('extern "C"', "") + "\n" + main + "\n"
+    body = re.sub(r"extern\s+__shared__\s+(?:__align__\(\d+\)\s+)?(\w+)\s+(\w+)\s*\[\s*\]\s*;",
+                  r"\1* \2 = reinterpret_cast<\1*>(g_dyn_shared);", source.replace('extern "C"', ""))
+    text = SHIM + "\n" + body + "\n" + main + "\n"
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
     if key in _CACHE and _CACHE[key].exists():
         return _CACHE[key]
@@ -148,7 +181,8 @@ def run(source: str, bound, inputs: Dict[str, np.ndarray], workdir: Path = None)
         args.append(("size", s, "int"))
         argv.append(str(int(bound.sizes[s])))
     exe = _build(source, c_name(ck.name), args, workdir)
-    r = subprocess.run([str(exe), *argv, *map(str, grid), *map(str, block)], capture_output=True, text=True,
+    r = subprocess.run([str(exe), *argv, *map(str, grid), *map(str, block), str(geo.shared_bytes)],
+                       capture_output=True, text=True,
                        timeout=600)
     if r.returncode:
         raise RuntimeError(f"kernel run failed ({r.returncode}): {r.stderr[-2000:]}")

@@ -98,3 +98,17 @@ def test_elementwise_space_computes_the_reference(path, sizes, tmp_path):
     t, m = select_template(b)
     for params in t.space(m, {"sm_count": 4})[:3]:
         check(t.render(m, params).source, b, tmp_path)
+
+
+@pytest.mark.parametrize("path,name,sizes", [("softmax.uir", "softmax", dict(R=5, C=1000)),
+                                             ("softmax.uir", "softmax", dict(R=3, C=37)),
+                                             ("layernorm.uir", "layernorm", dict(R=4, C=300)),
+                                             ("cosine.uir", "cosine", dict(N=3, D=130))])
+def test_rowreduce_space_computes_the_reference(path, name, sizes, tmp_path):
+    """Row reductions: shuffles within warps, a barrier across them, rows in registers or shared memory."""
+    k = next(k for k in ir.load_file(ROOT / "examples" / path) if k.name == name)
+    b = ir.bind_shapes(k, sizes)
+    t, m = select_template(b)
+    assert t.name == "rowreduce"
+    for params in t.space(m, {"sm_count": 4, "max_threads_per_block": 1024}):
+        check(t.render(m, params).source, b, tmp_path)
