@@ -99,7 +99,7 @@ class Conv2dTemplate(_SharedTemplate):
                  dict(BM=128, BN=128, BK=16, TM=8, TN=8), dict(BM=64, BN=256, BK=16, TM=8, TN=8),
                  dict(BM=128, BN=64, BK=8, TM=8, TN=8), dict(BM=64, BN=64, BK=16, TM=4, TN=4),
                  dict(BM=32, BN=128, BK=16, TM=4, TN=8)]
-        cands = [p for p in cands if _valid(p)]
+        cands = [p for p in cands if GemmTile.renders(p, 4, 1)]
         if k <= 64:
             cands.sort(key=lambda p: (p["BM"] < k or p["BM"] > max(32, k), -p["BN"] * p["BM"]))
         sms = 132
@@ -115,7 +115,7 @@ class Conv2dTemplate(_SharedTemplate):
 
         p = dict(self.space(match)[0])
         p.update(params or {})
-        tile = GemmTile(*(int(p[k]) for k in ("BM", "BN", "BK", "TM", "TN")))
+        tile = GemmTile.of(p)
         tile.check(4, 1)
         ck = match.checked
         info = match.info
@@ -126,11 +126,9 @@ class Conv2dTemplate(_SharedTemplate):
         Yd, Xd, Fd, Xp, Fp = operands(match, em)
         cv, rv, sv = info["c"], info["r"], info["s"]
         la = info["launch"]  # N, K, OH, OW
-        T = tile.threads
-        L: List[str] = []
+        L: List[str] = [tile.launch(f"{la[0]} * {la[2]} * {la[3]}", la[1]),
+                        _signature(ck, c_name(ck.name), tile.bounds) + "\n{"]
         w = L.append
-        w(f"// @launch grid=(cdiv({la[0]} * {la[2]} * {la[3]}, {tile.BN}), cdiv({la[1]}, {tile.BM})) block=({T}, 1)")
-        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T}, {2 if T <= 256 else 1})") + "\n{")
         L.extend(tile.prologue())
         w(f"    const int _uM = {Yd[1]}, _uOH = {Yd[2]}, _uOW = {Yd[3]}, _uPQ = _uOH * _uOW;")
         w(f"    const int _uN = {Yd[0]} * _uPQ;")
@@ -139,7 +137,6 @@ class Conv2dTemplate(_SharedTemplate):
         w(f"    const int _uclo = {ie(cv.lo)}, _urlo = {ie(rv.lo)}, _uslo = {ie(sv.lo)};")
         w(f"    const int _uRR = {ie(rv.hi)} - _urlo, _uSS = {ie(sv.hi)} - _uslo, _uRS = _uRR * _uSS;")
         w(f"    const int _uK = ({ie(cv.hi)} - _uclo) * _uRS;")
-        w(f"    const int _ui0 = blockIdx.y * {tile.BM}, _uj0 = blockIdx.x * {tile.BN};")
         w("    const bool _ufull = _uclo == 0 && _urlo == 0 && _uslo == 0 && _uK == _uFC * _uFR * _uFS;")
         w(f"    const float* __restrict__ _uF = {Fp};")
 
@@ -177,8 +174,7 @@ class Conv2dTemplate(_SharedTemplate):
 
         L.extend(tile.epilogue(store))
         w("}")
-        params = dict(BM=tile.BM, BN=tile.BN, BK=tile.BK, TM=tile.TM, TN=tile.TN)
-        return _finish(ck, [_HELPERS.replace("NAME", c_name(ck.name)), "\n".join(L)], self.name, params)
+        return _finish(ck, [_HELPERS.replace("NAME", c_name(ck.name)), "\n".join(L)], self.name, tile.params())
 
 
 _HELPERS = """static __device__ __forceinline__ int NAME__udiv(int n, unsigned m, int d)
@@ -194,14 +190,6 @@ static __device__ __forceinline__ int NAME__uoff(int x, int rs, unsigned mrs, in
     const int r = NAME__udiv(rem, mss, ss);
     return ((clo + c) * h + rlo + r) * w + slo + rem - r * ss;
 }"""
-
-
-def _valid(p: dict) -> bool:
-    try:
-        GemmTile(*(int(p[k]) for k in ("BM", "BN", "BK", "TM", "TN"))).check(4, 1)
-    except ValueError:
-        return False
-    return True
 
 
 CONV2D = Conv2dTemplate()

@@ -17,13 +17,13 @@ What differs between users is how a k-tile is fetched from global memory: a *loa
 optional offset function for partial ranges); `RowMajorB` reads rows contiguous in n;
 callers supply their own (the im2col gather of `cuda_conv2d`).
 
-Names the caller provides before the main loop: `_uK` (reduction length), `_ui0`/`_uj0` (the
-block's first row/column), `_uM`/`_uN` when the built-in loaders or the epilogue need them.
+Names the caller provides before the main loop: `_uK` (reduction length), and `_uM`/`_uN` when
+the built-in loaders or the epilogue need them (`prologue` declares `_ui0`/`_uj0`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, List
+from dataclasses import asdict, dataclass
+from typing import Callable, List, Mapping
 
 __all__ = ["GemmTile", "RowMajorA", "RowMajorB", "mainloop"]
 
@@ -35,6 +35,22 @@ class GemmTile:
     BK: int = 8
     TM: int = 8
     TN: int = 8
+
+    @classmethod
+    def of(cls, params: Mapping) -> "GemmTile":
+        """The tile named by a template's parameters (other keys are ignored)."""
+        return cls(*(int(params[k]) for k in ("BM", "BN", "BK", "TM", "TN")))
+
+    @classmethod
+    def renders(cls, params: Mapping, a_elems_per_load: int = 4, b_elems_per_load: int = 4) -> bool:
+        try:
+            cls.of(params).check(a_elems_per_load, b_elems_per_load)
+        except ValueError:
+            return False
+        return True
+
+    def params(self) -> dict:
+        return asdict(self)
 
     @property
     def tx(self) -> int:
@@ -75,11 +91,21 @@ class GemmTile:
         if why:
             raise ValueError(f"invalid GEMM tile {self}: " + "; ".join(why))
 
+    def launch(self, cols: str, rows: str) -> str:
+        """The @launch annotation: a block per BN columns (x) and BM rows (y) of C."""
+        return f"// @launch grid=(cdiv({cols}, {self.BN}), cdiv({rows}, {self.BM})) block=({self.threads}, 1)"
+
+    @property
+    def bounds(self) -> str:
+        return f"__launch_bounds__({self.threads}, {2 if self.threads <= 256 else 1})"
+
     def prologue(self) -> List[str]:
+        """Shared buffers, the thread's position, the block's first row `_ui0` and column `_uj0`."""
         return [
             f"    __shared__ __align__(16) float _uAs[2][{self.BK}][{self.BM}];",
             f"    __shared__ __align__(16) float _uBs[2][{self.BK}][{self.BN}];",
             f"    const int _utid = threadIdx.x, _utx = _utid % {self.tx}, _uty = _utid / {self.tx};",
+            f"    const int _ui0 = blockIdx.y * {self.BM}, _uj0 = blockIdx.x * {self.BN};",
         ]
 
     def epilogue(self, body: Callable[[], List[str]]) -> List[str]:
@@ -128,8 +154,8 @@ class RowMajorA:
                   f"        _ura{l} = *reinterpret_cast<const float4*>(_uArow{l} + _uka);",
                   "    } else {"]
             for q, lane in enumerate("xyzw"):
-                L.append(f"        _ura{l}.{lane} = (_urowA{l} && _uka + {q} < _uK) ? _uArow{l}[{self.off(f'_uka + {q}')}]"
-                         " : 0.0f;")
+                elem = self.off(f"_uka + {q}")
+                L.append(f"        _ura{l}.{lane} = (_urowA{l} && _uka + {q} < _uK) ? _uArow{l}[{elem}] : 0.0f;")
             L += ["    }", "}"]
         return L
 
@@ -203,14 +229,12 @@ def mainloop(t: GemmTile, a, b) -> List[str]:
           "        #pragma unroll",
           f"        for (int _ukk = 0; _ukk < {t.BK}; ++_ukk) {{",
           f"            float _ua[{t.TM}], _ub[{t.TN}];"]
-    for g in range(GM):
-        L.append(f"            {{ const float4 _uv = *reinterpret_cast<const float4*>(&_uAs[_ubuf][_ukk][{g * 4 * t.ty} + "
-                 f"_uty * 4]); _ua[{4 * g}] = _uv.x; _ua[{4 * g + 1}] = _uv.y; _ua[{4 * g + 2}] = _uv.z; "
-                 f"_ua[{4 * g + 3}] = _uv.w; }}")
-    for g in range(GN):
-        L.append(f"            {{ const float4 _uv = *reinterpret_cast<const float4*>(&_uBs[_ubuf][_ukk][{g * 4 * t.tx} + "
-                 f"_utx * 4]); _ub[{4 * g}] = _uv.x; _ub[{4 * g + 1}] = _uv.y; _ub[{4 * g + 2}] = _uv.z; "
-                 f"_ub[{4 * g + 3}] = _uv.w; }}")
+    fragments = (("_ua", "_uAs", GM, 4 * t.ty, "_uty"), ("_ub", "_uBs", GN, 4 * t.tx, "_utx"))
+    for frag, buf, groups, stride, pos in fragments:  # four floats of A (B) per float4 read of shared memory
+        for g in range(groups):
+            lanes = " ".join(f"{frag}[{4 * g + q}] = _uv.{c};" for q, c in enumerate("xyzw"))
+            L.append(f"            {{ const float4 _uv = *reinterpret_cast<const float4*>(&{buf}[_ubuf][_ukk]"
+                     f"[{g * stride} + {pos} * 4]); {lanes} }}")
     L += ["            #pragma unroll",
           f"            for (int _um = 0; _um < {t.TM}; ++_um) {{",
           "                #pragma unroll",

@@ -212,7 +212,8 @@ class SgemmTemplate(Template):
                  dict(BM=256, BN=128, BK=16, TM=8, TN=8), dict(BM=128, BN=256, BK=16, TM=8, TN=8),
                  dict(BM=128, BN=64, BK=8, TM=8, TN=8), dict(BM=64, BN=128, BK=8, TM=8, TN=8),
                  dict(BM=64, BN=64, BK=16, TM=4, TN=4), dict(BM=128, BN=128, BK=16, TM=8, TN=4)]
-        cands = [p for p in cands if _tile_ok(p, device_fingerprint)]
+        max_threads = _fingerprint_int(device_fingerprint, "max_threads_per_block", 1024)
+        cands = [p for p in cands if GemmTile.renders(p) and GemmTile.of(p).threads <= max_threads]
         sms = _fingerprint_int(device_fingerprint, "sm_count", 132)
         M, N = int(match.info["M"]), int(match.info["N"])
         blocks = lambda p: -(-M // p["BM"]) * -(-N // p["BN"])  # noqa: E731
@@ -227,7 +228,7 @@ class SgemmTemplate(Template):
         p = dict(self.space(match)[0])
         p.update(params or {})
         p.pop("THREADS", None)  # implied by the tile (kept by schedules cached before it was derived)
-        tile = GemmTile(*(int(p[k]) for k in ("BM", "BN", "BK", "TM", "TN")))
+        tile = GemmTile.of(p)
         tile.check()
         ck = match.checked
         info = match.info
@@ -239,18 +240,14 @@ class SgemmTemplate(Template):
         A, B = ck.tensors[info["A"]], ck.tensors[info["B"]]
         An, Bn, Cn = c_name(info["A"]), c_name(info["B"]), c_name(s.target)
         la = info["launch"]
-        T = tile.threads
-        L: List[str] = []
+        L: List[str] = [tile.launch(la["N"], la["M"]), _signature(ck, c_name(ck.name), tile.bounds) + "\n{"]
         w = L.append
-        w(f"// @launch grid=(cdiv({la['N']}, {tile.BN}), cdiv({la['M']}, {tile.BM})) block=({T}, 1)")
-        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T}, {2 if T <= 256 else 1})") + "\n{")
         L.extend(tile.prologue())
         w(f"    const int _uM = {em.int_expr(out.shape[0])}, _uN = {em.int_expr(out.shape[1])};")
         w(f"    const int _ulda = {em.int_expr(A.shape[1])}, _uldb = {em.int_expr(B.shape[1])};")
         w(f"    const int _uklo = {em.int_expr(kv.lo)}, _uK = {em.int_expr(kv.hi)} - _uklo;")
         w(f"    const float* __restrict__ _uA = {An} + _uklo;")
         w(f"    const float* __restrict__ _uB = {Bn} + (size_t)_uklo * _uldb;")
-        w(f"    const int _ui0 = blockIdx.y * {tile.BM}, _uj0 = blockIdx.x * {tile.BN};")
         a = RowMajorA(tile, "_uA", "_ulda",
                       "((_ulda & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uA) & 15ull) == 0ull)")
         b = RowMajorB(tile, "_uB", "_uldb",
@@ -283,16 +280,7 @@ class SgemmTemplate(Template):
 
         L.extend(tile.epilogue(store))
         w("}")
-        return _finish(ck, ["\n".join(L)], self.name, dict(BM=tile.BM, BN=tile.BN, BK=tile.BK, TM=tile.TM, TN=tile.TN))
-
-
-def _tile_ok(p: dict, fp: Optional[dict]) -> bool:
-    tile = GemmTile(*(int(p[k]) for k in ("BM", "BN", "BK", "TM", "TN")))
-    try:
-        tile.check()
-    except ValueError:
-        return False
-    return tile.threads <= _fingerprint_int(fp, "max_threads_per_block", 1024)
+        return _finish(ck, ["\n".join(L)], self.name, tile.params())
 
 
 # ------------------------------------------------------------------ row reductions
