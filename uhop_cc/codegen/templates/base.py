@@ -22,7 +22,7 @@ from ..opencl import OpenCLRenderer
 __all__ = ["Match", "Template", "NoMatch", "TemplateEmitter", "device_kind", "max_work_group", "local_mem",
            "compute_units",
            "launch_expr", "tree_map", "rename", "index_names", "is_uniform", "vector_safe", "reserved_clash",
-           "lanes", "vtype", "signature", "finish", "abi_args", "store_helper", "index_var"]
+           "lanes", "vtype", "signature", "finish", "abi_args", "store_helper", "index_var", "fma_step"]
 
 
 class NoMatch(Exception):
@@ -356,3 +356,19 @@ def store_helper(ck: CheckedKernel, s: N.Stmt, red: N.Reduce, index_vars: Sequen
     lines.append("    " + em.r.store(c_name(s.target), flat, val, out.dtype))
     lines.append("}")
     return "\n".join(lines)
+
+
+def fma_step(a_index: Callable[[int], str], b_index: Callable[[int], str], WM: int, CW: int, VW: int,
+             ind: str) -> List[str]:
+    """One k step of a register tile held in `_uc{r}_{c}` (floatVW): WM scalars `_ua{r}` read from
+    `_uAs[a_index(r)]`, CW floatVW `_ub{c}` read from `_uBs` at `b_index(c)`, WM x CW fused multiply-adds."""
+    ft = vtype("float", VW)
+    L = [f"{ind}const float _ua{r} = _uAs[{a_index(r)}];" for r in range(WM)]
+    for c in range(CW):
+        off = b_index(c)
+        L.append(f"{ind}const float _ub{c} = _uBs[{off}];" if VW == 1
+                 else f"{ind}const {ft} _ub{c} = vload{VW}(0, _uBs + {off});")
+    for r in range(WM):
+        a = f"_ua{r}" if VW == 1 else f"(({ft})(_ua{r}))"
+        L.append(ind + " ".join(f"_uc{r}_{c} = fma({a}, _ub{c}, _uc{r}_{c});" for c in range(CW)))
+    return L

@@ -38,7 +38,8 @@ from ...ir import nodes as N
 from ...ir.typed import BoundKernel
 from ..cstyle import GeneratedKernel, c_name
 from .base import (Match, NoMatch, Template, TemplateEmitter, abi_args, compute_units, device_kind, finish,
-                   index_names, lanes, launch_expr, local_mem, max_work_group, reserved_clash, store_helper, vtype)
+                   index_names, lanes, launch_expr, local_mem, max_work_group, reserved_clash, signature,
+                   store_helper, vtype, fma_step)
 
 
 def operands(match: Match, em) -> tuple:
@@ -180,8 +181,7 @@ class Conv2dTemplate(Template):
         w(f"// @launch global=(cdiv({la[3]}, {XB * LX}) * {LX}, {la[2]}, {la[0]} * cdiv({la[1]}, {KB * LK}) * {LK}) "
           f"local=({LX}, 1, {LK})")
         args = abi_args(ck)
-        w(f"__kernel __attribute__((reqd_work_group_size({LX}, 1, {LK}))) void {ck.name}("
-          + ",\n    ".join(d for d, _ in args) + ")\n{")
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, 1, {LK})))") + "\n{")
         w(f"    const int _uN = {Yd[0]}, _uK = {Yd[1]}, _uOH = {Yd[2]}, _uOW = {Yd[3]};")
         w(f"    const int _uKT = ({Yd[1]} + {KB * LK - 1}) / {KB * LK};")
         w("    const int _ug2 = (int)get_group_id(2);")
@@ -296,8 +296,7 @@ class Conv2dTemplate(Template):
         w(f"// @launch global=(cdiv({la[0]} * {la[2]} * {la[3]}, {TN}) * {LX}, cdiv({la[1]}, {TM}) * {LY}) "
           f"local=({LX}, {LY})")
         args = abi_args(ck)
-        w(f"__kernel __attribute__((reqd_work_group_size({LX}, {LY}, 1))) void {ck.name}("
-          + ",\n    ".join(d for d, _ in args) + ")\n{")
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))") + "\n{")
         w(f"    __local float _uAs[{TM * TK}];")
         w(f"    __local float _uBs[{TK * TN}];")
         w(f"    __local int _uxo[{2 * TK}];")
@@ -397,17 +396,8 @@ class Conv2dTemplate(Template):
         table(f"_uk0 + {TK}", "(_ubuf ^ 1)", "        ")
         w("        barrier(CLK_LOCAL_MEM_FENCE);")
         w(f"        for (int _ukk = 0; _ukk < {TK}; ++_ukk) {{")
-        for r in range(WM):
-            w(f"            const float _ua{r} = _uAs[({r * LY} + _uty) * {TK} + _ukk];")
-        for c in range(CW):
-            off = f"_ukk * {TN} + ({c * LX} + _utx) * {VW}"
-            if VW == 1:
-                w(f"            const float _ub{c} = _uBs[{off}];")
-            else:
-                w(f"            const {ft} _ub{c} = vload{VW}(0, _uBs + {off});")
-        for r in range(WM):
-            a = f"_ua{r}" if VW == 1 else f"(({ft})(_ua{r}))"
-            w("            " + " ".join(f"_uc{r}_{c} = fma({a}, _ub{c}, _uc{r}_{c});" for c in range(CW)))
+        L.extend(fma_step(lambda r: f"({r * LY} + _uty) * {TK} + _ukk",
+                          lambda c: f"_ukk * {TN} + ({c * LX} + _utx) * {VW}", WM, CW, VW, "            "))
         w("        }")
         w("        barrier(CLK_LOCAL_MEM_FENCE);")
         w("        _ubuf ^= 1;")

@@ -29,7 +29,8 @@ from ...ir import nodes as N
 from ...ir.typed import BoundKernel
 from ..cstyle import GeneratedKernel, c_name
 from .base import (Match, NoMatch, Template, TemplateEmitter, abi_args, compute_units, device_kind, finish,
-                   index_names, lanes, launch_expr, local_mem, max_work_group, reserved_clash, store_helper, vtype)
+                   index_names, lanes, launch_expr, local_mem, max_work_group, reserved_clash, signature,
+                   store_helper, vtype, fma_step)
 
 
 class MatmulTemplate(Template):
@@ -210,9 +211,8 @@ class MatmulTemplate(Template):
               f"local=({LX}, {LY}, 1)")
         else:
             w(f"// @launch global=(cdiv({la['N']}, {TN}) * {LX}, cdiv({la['M']}, {TM}) * {LY}) local=({LX}, {LY})")
-        attrs = f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))"
         args = abi_args(ck)
-        w(f"__kernel {attrs} void {ck.name}(" + ",\n    ".join(d for d, _ in args) + ")\n{")
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))") + "\n{")
         db = int(p.get("DB", 0))  # double-buffered local tiles, register-staged prefetch of the next k-tile
         uk = int(p.get("UK", 1))  # `#pragma unroll UK` on the k loop inside a tile
         w(f"    __local float _uAs[{(1 + db) * TK * TM}];")
@@ -279,20 +279,12 @@ class MatmulTemplate(Template):
             if uk > 1:
                 w(f"{ind}#pragma unroll {uk}")
             w(f"{ind}for (int _ukk = 0; _ukk < {TK}; ++_ukk) {{")
-            for r in range(WM):
-                if A["layout"] == "ik" and not akm:
-                    w(f"{ind}    const float _ua{r} = _uAs[{ao}({rowoff(r)}) * {TK} + _ukk];")
-                else:
-                    w(f"{ind}    const float _ua{r} = _uAs[{ao}_ukk * {TM} + {rowoff(r)}];")
-            for c in range(CW):
-                off = f"{bo}_ukk * {TNP} + ({c * LX} + _utx) * {VW}"
-                if VW == 1:
-                    w(f"{ind}    const float _ub{c} = _uBs[{off}];")
-                else:
-                    w(f"{ind}    const {ft} _ub{c} = vload{VW}(0, _uBs + {off});")
-            for r in range(WM):
-                a = f"_ua{r}" if VW == 1 else f"(({ft})(_ua{r}))"
-                w(f"{ind}    " + " ".join(f"_uc{r}_{c} = fma({a}, _ub{c}, _uc{r}_{c});" for c in range(CW)))
+            if A["layout"] == "ik" and not akm:
+                a_index = lambda r: f"{ao}({rowoff(r)}) * {TK} + _ukk"  # noqa: E731
+            else:
+                a_index = lambda r: f"{ao}_ukk * {TM} + {rowoff(r)}"  # noqa: E731
+            L.extend(fma_step(a_index, lambda c: f"{bo}_ukk * {TNP} + ({c * LX} + _utx) * {VW}", WM, CW, VW,
+                              ind + "    "))
             w(f"{ind}}}")
 
         if not db:
