@@ -38,3 +38,17 @@ def nvcc_unavailable_reason() -> str:
 requires_nvrtc = pytest.mark.skipif(bool(nvrtc_unavailable_reason()), reason="NVRTC unavailable")
 
 
+def validate_on_device(device, source: str, bound, expect_ok: bool = True):
+    """Build `source` on the device and validate it against the reference (asserting it passes unless
+    `expect_ok` is False); returns the validation report."""
+    from uhop_cc.codegen.launch import parse_launch
+    from uhop_cc.verify.validate import validate
+    built = device.build(source)
+    assert built.ok, built.log + "\n" + source
+    try:
+        report = validate(device, built, parse_launch(source, "cuda"), bound)
+    finally:
+        built.release()
+    if expect_ok:
+        assert report.ok, f"{report.reason}\n{source}"
+    return report

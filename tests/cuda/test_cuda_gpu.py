@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from cuda_support import validate_on_device as check
 from strategies import programs
 from uhop_cc import ir
 from uhop_cc.codegen.cuda import CUDARenderer
@@ -32,18 +33,6 @@ def _bound(text_or_path, sizes, name=None):
     ks = ir.load_file(text_or_path) if isinstance(text_or_path, Path) else ir.load(text_or_path, "t.uir")
     k = next(k for k in ks if name is None or k.name == name)
     return ir.bind_shapes(k, sizes)
-
-
-def check(device, source: str, bound, expect_ok: bool = True):
-    built = device.build(source)
-    assert built.ok, built.log + "\n" + source
-    try:
-        report = validate(device, built, parse_launch(source, "cuda"), bound)
-    finally:
-        built.release()
-    if expect_ok:
-        assert report.ok, f"{report.reason}\n{source}"
-    return report
 
 
 def test_fingerprint(cuda_device):

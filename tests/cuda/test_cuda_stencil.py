@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cuda_support import requires_nvrtc
+from cuda_support import requires_nvrtc, validate_on_device
 from uhop_cc import ir
 from uhop_cc.codegen.cuda_templates import TEMPLATES, get_template, select_template
 from uhop_cc.codegen.launch import parse_launch
@@ -100,18 +100,10 @@ GPU_SHAPES = {"stencil2d.uir": [{"H": 3, "W": 3}, {"H": 2, "W": 9}, {"H": 35, "W
 @pytest.mark.gpu
 @pytest.mark.parametrize("where", sorted(GPU_SHAPES))
 def test_every_candidate_validates_on_gpu(cuda_device, where):
-    from uhop_cc.verify.validate import validate
     t = get_template("stencil")
     fp = cuda_device.fingerprint()
     for sizes in GPU_SHAPES[where]:
         b = _bound(where, sizes)
         m = t.match(b)
         for p in t.space(m, fp):
-            src = t.render(m, p).source
-            built = cuda_device.build(src)
-            assert built.ok, built.log + "\n" + src
-            try:
-                report = validate(cuda_device, built, parse_launch(src, "cuda"), b)
-            finally:
-                built.release()
-            assert report.ok, f"{where} {sizes} {p}: {report.reason}"
+            validate_on_device(cuda_device, t.render(m, p).source, b)  # asserts it passes
