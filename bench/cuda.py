@@ -378,6 +378,7 @@ def print_table(results) -> None:
     rows = [("case", "target", "kernel", "ms", "TFLOP/s", "GB/s", "baseline ms", "x baseline", "x copy", "valid")]
     for e in results["cases"]:
         b = e.get("baseline") or {}
+        swept = any(r["target"] == "cuda-sweep" for r in e["runs"])
         rows.append((e["case"], "baseline", b.get("name", e.get("baseline_error", "?"))[:28],
                      f"{b['median_s'] * 1e3:.3f}" if b.get("median_s") else "-",
                      f"{b['tflops']:.2f}" if b.get("tflops") else "-",
@@ -388,9 +389,9 @@ def print_table(results) -> None:
                              "", r["error"].splitlines()[0][:60]))
                 continue
             v = r.get("validation") or {}
-            label = str(r.get("strategy")) + (" " + ",".join(f"{k}{v}" for k, v in r["params"].items())
-                                              if r["target"] == "cuda-sweep" or (r["target"] == "cuda" and any(
-                                                  x["target"] == "cuda-sweep" for x in e["runs"])) else "")
+            label = str(r.get("strategy"))
+            if swept and r["target"] in ("cuda", "cuda-sweep"):  # tell the parameter sets apart
+                label += " " + ",".join(f"{k}{v}" for k, v in r["params"].items())
             rows.append((e["case"], r["target"], label,
                          f"{r['median_s'] * 1e3:.3f}",
                          f"{r['tflops']:.2f}" if r.get("tflops") else "-", f"{r['gbps']:.0f}",
