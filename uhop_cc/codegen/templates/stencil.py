@@ -39,7 +39,7 @@ from ..cstyle import CStyleRenderer, GeneratedKernel, c_name
 from ..cuda import CUDARenderer
 from ..opencl import OpenCLRenderer
 from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_names, index_var,
-                   launch_expr, local_mem, max_work_group, rename, reserved_clash, signature)
+                   launch_expr, local_mem, max_work_group, rename, reserved_clash, signature, tree_map)
 
 MAX_UNROLL = 64  # terms per unrolled reduction
 MAX_HALO = 16  # max - min offset per dimension
@@ -126,32 +126,28 @@ def _offset(e: N.Expr, var: str) -> int:
 
 def _unroll(e: N.Expr, budget: List[int]) -> N.Expr:
     """e with every sum over constant ranges replaced by its terms (left to right, row-major)."""
-    if isinstance(e, N.Reduce):
-        if e.op != "sum":
-            raise NoMatch(f"only sums over constant ranges are unrolled (found `{e.op}`)")
+
+    def expand(x: N.Expr) -> Optional[N.Expr]:
+        if not isinstance(x, N.Reduce):
+            return None  # rebuilt from its children by tree_map
+        if x.op != "sum":
+            raise NoMatch(f"only sums over constant ranges are unrolled (found `{x.op}`)")
         try:
-            ranges = [range(_const_int(v.lo), _const_int(v.hi)) for v in e.vars]
+            ranges = [range(_const_int(v.lo), _const_int(v.hi)) for v in x.vars]
         except NoMatch:
             raise NoMatch("reduction ranges must be integer constants to be unrolled") from None
         terms = math.prod(len(r) for r in ranges)
         budget[0] -= terms
         if terms > MAX_UNROLL or budget[0] < 0:
             raise NoMatch(f"reductions longer than {MAX_UNROLL} terms are not unrolled")
-        body = _unroll(e.body, budget)
+        body = _unroll(x.body, budget)
         out: Optional[N.Expr] = None
         for point in itertools.product(*ranges):
-            term = rename(body, {v.name: N.Const(c, False, dtype="i32") for v, c in zip(e.vars, point)})
-            out = term if out is None else N.Binary("+", out, term, dtype=e.dtype)
-        return out if out is not None else N.Const(0.0, True, dtype=e.dtype)
-    if isinstance(e, N.Access):
-        return N.Access(e.tensor, tuple(_unroll(i, budget) for i in e.indices), dtype=e.dtype)
-    if isinstance(e, N.Unary):
-        return N.Unary(e.op, _unroll(e.operand, budget), dtype=e.dtype)
-    if isinstance(e, N.Binary):
-        return N.Binary(e.op, _unroll(e.lhs, budget), _unroll(e.rhs, budget), dtype=e.dtype)
-    if isinstance(e, N.Call):
-        return N.Call(e.fn, tuple(_unroll(a, budget) for a in e.args), dtype=e.dtype)
-    return e
+            term = rename(body, {v.name: N.Const(c, False, dtype="i32") for v, c in zip(x.vars, point)})
+            out = term if out is None else N.Binary("+", out, term, dtype=x.dtype)
+        return out if out is not None else N.Const(0.0, True, dtype=x.dtype)
+
+    return tree_map(e, expand)
 
 
 def _accesses(e: N.Expr) -> List[N.Access]:
