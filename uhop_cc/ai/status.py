@@ -14,6 +14,10 @@
 |                   | an input was modified, on one of the test shapes |
 | NO_CODE           | no kernel code could be extracted from the reply |
 | PROVIDER_ERROR    | the LLM request failed for good (after the retries of transient errors) |
+| NOT_RUN           | passed the static checks and a compile check, but nothing ran here (CUDA without a GPU, TT-Metal
+|                   | without hardware): never counts as PASSED, never cached |
+| SUSPICIOUS        | passed the value checks but timed faster than the physical roof (bytes over the measured
+|                   | bandwidth, flops over the measured peak): never cached or reported as a speedup |
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from ..dataset.records import STATUSES, SUCCESS
 __all__ = ["STATUSES", "SUCCESS", "FAILURES", "DESCRIPTIONS", "is_success", "tally"]
 
 PASSED, SLOWER, ANALYSIS_REJECTED, COMPILE_ERROR, RUNTIME_ERROR, TIMEOUT, OUT_OF_BOUNDS, INCORRECT, NO_CODE, \
-    PROVIDER_ERROR = STATUSES
+    PROVIDER_ERROR, NOT_RUN, SUSPICIOUS = STATUSES
 FAILURES = tuple(s for s in STATUSES if s not in SUCCESS)
 
 DESCRIPTIONS = {
@@ -39,6 +43,8 @@ DESCRIPTIONS = {
     INCORRECT: "computed wrong results",
     NO_CODE: "the reply held no kernel code",
     PROVIDER_ERROR: "the LLM request failed",
+    NOT_RUN: "checked statically and compiled, but not run (no device here)",
+    SUSPICIOUS: "faster than the physical roof: the timing cannot be trusted",
 }
 
 

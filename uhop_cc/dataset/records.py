@@ -14,7 +14,7 @@ __all__ = ["STATUSES", "SUCCESS", "AttemptRecord", "new_attempt_id", "sha256", "
 
 # Every candidate ends in exactly one of these.
 STATUSES = ("PASSED", "SLOWER", "ANALYSIS_REJECTED", "COMPILE_ERROR", "RUNTIME_ERROR", "TIMEOUT",
-            "OUT_OF_BOUNDS", "INCORRECT", "NO_CODE", "PROVIDER_ERROR")
+            "OUT_OF_BOUNDS", "INCORRECT", "NO_CODE", "PROVIDER_ERROR", "NOT_RUN", "SUSPICIOUS")
 # The statuses of kernels that passed every check (PASSED: and beat the baseline, or there was none).
 SUCCESS = ("PASSED", "SLOWER")
 

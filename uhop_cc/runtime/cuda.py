@@ -810,7 +810,7 @@ class CUDADevice:
                 if role == "input":
                     data = host[name]
                 else:
-                    data = np.broadcast_to(poison.element(dtype), shape).copy()
+                    data = poison.fill(name, shape, dtype)
                 body = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
                 nbytes = body.size
                 vbytes = _round_up(max(nbytes, 1), 4)

@@ -143,14 +143,17 @@ def _pattern(seed: int, n: int = 16) -> bytes:
 class Poison:
     """What outputs and temporaries hold before a launch, and what fills the guard zones.
 
-    Float elements get a *signalling* NaN carrying `nan_payload` in its mantissa, so an
-    element still holding the poison can be told from a NaN the kernel computed, and from
-    one computed *from* the poison (arithmetic quiets a signalling NaN but, on most
-    hardware, keeps its payload: `tainted`). i32 elements get `int_value`. The guard zones
-    repeat `canary`."""
+    `kind` 'nan' (the default): float elements get a *signalling* NaN carrying `nan_payload` in
+    its mantissa, so an element still holding the poison can be told from a NaN the kernel
+    computed, and from one computed *from* the poison (arithmetic quiets a signalling NaN but, on
+    most hardware, keeps its payload: `tainted`); i32 elements get `int_value`. 'random': finite
+    random values (seeded by `seed` and the tensor's name), 'zero': zeros -- so a kernel cannot
+    learn to recognise the harness by its poison (`isnan(Y)`). The guard zones repeat `canary`."""
     nan_payload: int = 0x1BAD
     int_value: int = -0x2A2A2A2B
     canary: bytes = b"\xca\xfe\xf0\x0d\x5a\xa5\x3c\xc3"
+    kind: str = "nan"  # 'nan', 'random' or 'zero'
+    seed: int = 0
 
     # dtype -> (uint type, exponent bits, quiet bit, payload mask)
     _FLOAT_BITS = {"f16": (np.uint16, 0x7C00, 0x200, 0x1FF),
@@ -163,7 +166,7 @@ class Poison:
         return exp | ((self.nan_payload & mask) or 1)  # quiet bit clear, payload non-zero: a signalling NaN
 
     def element(self, dtype: str) -> np.ndarray:
-        """The poison as a 0-d array of the tensor's storage dtype."""
+        """The NaN-kind poison as a 0-d array of the tensor's storage dtype."""
         if dtype in self._FLOAT_BITS:
             u = self._FLOAT_BITS[dtype][0]
             return np.array(self._bits(dtype), u).view(self._NP[dtype])
@@ -171,20 +174,37 @@ class Poison:
             return np.array(self.int_value, np.int32)
         raise ValueError(f"unknown dtype {dtype!r}")
 
+    def fill(self, name: str, shape: Tuple[int, ...], dtype: str) -> np.ndarray:
+        """The poisoned contents of tensor `name` before a launch."""
+        if self.kind == "nan":
+            return np.broadcast_to(self.element(dtype), shape).copy()
+        npd = TENSOR_NP_DTYPE[dtype]
+        if self.kind == "zero":
+            return np.zeros(shape, npd)
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, *name.encode()])
+        if dtype == "i32":
+            return rng.integers(-(1 << 30), 1 << 30, size=shape).astype(np.int32)
+        return rng.uniform(-1e3, 1e3, size=shape).astype(npd)
+
     def _view(self, arr: np.ndarray, dtype: str) -> np.ndarray:
         p = self.element(dtype)
         a = np.ascontiguousarray(arr, dtype=p.dtype)
         u = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[p.dtype.itemsize]
         return a.view(u), p.reshape(()).view(u)
 
-    def mask(self, arr: np.ndarray, dtype: str) -> np.ndarray:
-        """True where `arr` still holds exactly the poison bits."""
+    def mask(self, arr: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
+        """True where `arr` (tensor `name`) still holds exactly the poison bits."""
+        if self.kind != "nan":
+            want = self.fill(name, np.shape(arr), dtype)
+            a = np.ascontiguousarray(arr, dtype=want.dtype)
+            u = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[want.dtype.itemsize]
+            return a.view(u) == want.view(u)
         a, p = self._view(arr, dtype)
         return a == p
 
     def tainted(self, arr: np.ndarray, dtype: str) -> np.ndarray:
         """True where a float element is a NaN computed from the poison (quieted, maybe negated)."""
-        if dtype not in self._FLOAT_BITS:
+        if dtype not in self._FLOAT_BITS or self.kind != "nan":
             return np.zeros(np.shape(arr), bool)
         a, p = self._view(arr, dtype)
         u, _exp, quiet, _mask = self._FLOAT_BITS[dtype]
@@ -192,16 +212,29 @@ class Poison:
         return (a & ~sign) == (p | u(quiet))
 
     def describe(self) -> Dict[str, Any]:
-        return {"nan_payload": hex(self.nan_payload), "int_value": self.int_value, "canary": self.canary.hex()}
+        d: Dict[str, Any] = {"kind": self.kind, "canary": self.canary.hex()}
+        if self.kind == "nan":
+            d.update(nan_payload=hex(self.nan_payload), int_value=self.int_value)
+        elif self.kind == "random":
+            d["seed"] = self.seed
+        return d
 
     @staticmethod
     def numbered(k: int) -> "Poison":
-        """The k-th of a family of distinct poisons (k = 0 is the default one)."""
+        """The k-th of a family of distinct NaN poisons (k = 0 is the default one)."""
         if k == 0:
             return Poison()
         return Poison(nan_payload=(0x1BAD + 0x9E37 * k) & 0x1FF or 1,
                       int_value=int(np.int32(np.uint32((0xD5A5D5A5 + 0x1F3D5B79 * k) & 0xFFFFFFFF).view(np.int32))),
                       canary=_pattern(1000 + k, 8))
+
+    @staticmethod
+    def varied(k: int, seed: int = 0) -> "Poison":
+        """The k-th poison of a validation: NaN, random finite values and zeros in turn (each with
+        its own canary), so no kernel can tell the harness's outputs from a user's."""
+        kind = ("nan", "random", "zero")[k % 3]
+        base = Poison.numbered(k)
+        return Poison(base.nan_payload, base.int_value, base.canary, kind, seed + k)
 
 
 @dataclass
@@ -247,7 +280,7 @@ class RunResult:
     def poisoned(self, name: str) -> np.ndarray:
         """Boolean mask of the elements of output/temp `name` that still hold the poison."""
         arr = self.outputs[name] if name in self.outputs else self.temps[name]
-        return self.poison.mask(arr, self.bound.dtype(name))
+        return self.poison.mask(arr, self.bound.dtype(name), name)
 
     @property
     def oob_writes(self) -> List[GuardReport]:
@@ -604,7 +637,7 @@ class OpenCLDevice:
                 if role == "input":
                     data = host[name]
                 else:
-                    data = np.broadcast_to(poison.element(dtype), shape).copy()
+                    data = poison.fill(name, shape, dtype)
                 body = data.reshape(-1).view(np.uint8)
                 nbytes = body.size
                 vbytes = max(nbytes, 1)

@@ -1,9 +1,12 @@
 """How close a kernel's output must be to the reference interpreter's.
 
-An element passes when |got - expected| <= atol + rtol * |expected| (both in float64),
-with rtol and atol grown by sqrt(reduction length) for floats: a float32 sum of K terms
-accumulates rounding error that grows like sqrt(K) for random data, and a kernel may
-legitimately sum in another order than the reference. Integers must match exactly.
+With error bounds (the default in validation, see errorbound.py): an element passes when
+|got - expected| <= LAMBDA * eps * M + tiny, where M is the element's first-order rounding
+error bound from a float64 pass over the program, and the whole output passes the normwise
+check ||got - expected|| <= LAMBDA_NORM * eps * ||M||. Integers must match exactly.
+
+Without them (the fallback, and `compare(..., tol)` alone): |got - expected| <= atol + rtol *
+|expected| (both in float64), with rtol and atol grown by sqrt(reduction length) for floats.
 
 Non-finite values: a NaN never passes where the reference is finite; where the reference
 itself is NaN, +inf or -inf, the output must be NaN, +inf or -inf respectively.
@@ -100,6 +103,11 @@ class Comparison:
     # ||got - expected|| / ||expected|| (2-norms, finite elements): one figure of the whole output's accuracy
     # that elements near zero do not dominate, unlike max_rel_err
     norm_rel_err: float = 0.0
+    # with error bounds: the normwise limit on ||got - expected|| and whether it held; the worst
+    # |got - expected| / allowed over the elements (1.0 = at the limit)
+    norm_limit: Optional[float] = None
+    norm_ok: bool = True
+    worst_fraction: float = 0.0
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -110,16 +118,31 @@ class Comparison:
                 "index": list(self.first_index), "got": _json_float(self.first_got),
                 "expected": _json_float(self.first_expected)},
             "tolerance": self.tolerance.to_json() if self.tolerance else None,
+            "norm_limit": None if self.norm_limit is None else _json_float(self.norm_limit),
+            "norm_ok": self.norm_ok, "worst_fraction": _json_float(self.worst_fraction),
         }
 
 
-def compare(got: np.ndarray, expected: np.ndarray, dtype: str, tol: Optional[Tolerance] = None) -> Comparison:
-    """Compare an output with the reference, element by element."""
+def compare(got: np.ndarray, expected: np.ndarray, dtype: str, tol: Optional[Tolerance] = None,
+            magnitude: Optional[np.ndarray] = None) -> Comparison:
+    """Compare an output with the reference, element by element (and normwise, with `magnitude`:
+    the error bound M of errorbound.py; where M is not finite, `tol` applies)."""
     with np.errstate(all="ignore"):  # signalling NaNs (poison) warn when cast
-        return _compare(got, expected, dtype, tol)
+        return _compare(got, expected, dtype, tol, magnitude)
 
 
-def _compare(got, expected, dtype: str, tol: Optional[Tolerance]) -> Comparison:
+def _allowed(e: np.ndarray, dtype: str, tol: Tolerance, magnitude: Optional[np.ndarray]) -> np.ndarray:
+    """The largest |got - expected| each element may have."""
+    relative = tol.atol + tol.rtol * np.abs(e)
+    if magnitude is None:
+        return relative
+    from .errorbound import EPS, LAMBDA
+    m = np.broadcast_to(np.asarray(magnitude, np.float64), e.shape)
+    tiny = 8.0 * float(np.finfo({"f16": np.float16, "f64": np.float64}.get(dtype, np.float32)).tiny)
+    return np.where(np.isfinite(m), LAMBDA * EPS.get(dtype, EPS["f32"]) * m + tiny, relative)
+
+
+def _compare(got, expected, dtype: str, tol: Optional[Tolerance], magnitude=None) -> Comparison:
     tol = tol or tolerance_for(dtype)
     got = np.asarray(got)
     expected = np.asarray(expected)
@@ -135,6 +158,7 @@ def _compare(got, expected, dtype: str, tol: Optional[Tolerance]) -> Comparison:
         max_abs = float(diff.max()) if n else 0.0
         max_rel = float((diff / np.maximum(np.abs(e), 1)).max()) if n else 0.0
         norm_rel = _norm_rel(diff, e)
+        worst = 0.0
     else:
         g = got.astype(np.float64)
         e = expected.astype(np.float64)
@@ -142,7 +166,8 @@ def _compare(got, expected, dtype: str, tol: Optional[Tolerance]) -> Comparison:
         both = g_fin & e_fin
         with np.errstate(all="ignore"):
             diff = np.where(both, np.abs(g - e), 0.0)
-            close = diff <= tol.atol + tol.rtol * np.abs(np.where(both, e, 0.0))
+            allowed = _allowed(np.where(both, e, 0.0), dtype, tol, magnitude if dtype != "i32" else None)
+            close = diff <= allowed
             same_kind = (np.isnan(g) & np.isnan(e)) | (np.isinf(g) & np.isinf(e) & (np.sign(g) == np.sign(e)))
             bad = np.where(e_fin, ~(both & close), ~same_kind)
             rel = diff / np.maximum(np.abs(e), max(tol.atol, np.finfo(np.float64).tiny))
@@ -150,7 +175,16 @@ def _compare(got, expected, dtype: str, tol: Optional[Tolerance]) -> Comparison:
         max_abs = float(diff.max()) if n else 0.0
         max_rel = float(np.where(both, rel, 0.0).max()) if n else 0.0
         norm_rel = _norm_rel(diff, np.where(both, e, 0.0))
+        worst = float(np.max(np.where(both, diff / np.maximum(allowed, 1e-300), 0.0))) if n else 0.0
     mismatches = int(np.count_nonzero(bad))
+    norm_limit, norm_ok = None, True
+    if dtype != "i32" and magnitude is not None and n:
+        from .errorbound import EPS, LAMBDA_NORM
+        m = np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape)
+        use = both & np.isfinite(m)
+        norm_limit = LAMBDA_NORM * EPS.get(dtype, EPS["f32"]) * float(np.linalg.norm(np.where(use, m, 0.0).reshape(-1)))
+        norm_limit += 8.0 * float(np.finfo(np.float32).tiny) * math.sqrt(n)
+        norm_ok = float(np.linalg.norm(np.where(use, diff, 0.0).reshape(-1))) <= norm_limit
     first = None
     fg = fe = None
     if mismatches:
@@ -158,8 +192,8 @@ def _compare(got, expected, dtype: str, tol: Optional[Tolerance]) -> Comparison:
         first = tuple(int(i) for i in np.unravel_index(flat, expected.shape)) if expected.ndim else ()
         fg = got.reshape(-1)[flat].item()
         fe = expected.reshape(-1)[flat].item()
-    return Comparison(mismatches == 0, n, mismatches, max_abs, max_rel, nan_count, first, fg, fe, tol,
-                      np.asarray(bad), norm_rel)
+    return Comparison(mismatches == 0 and norm_ok, n, mismatches, max_abs, max_rel, nan_count, first, fg, fe, tol,
+                      np.asarray(bad), norm_rel, norm_limit, norm_ok, worst if dtype != "i32" else 0.0)
 
 
 def _norm_rel(diff: np.ndarray, expected: np.ndarray) -> float:

@@ -1,9 +1,14 @@
 """Differential validation: a built kernel against the reference interpreter.
 
-Every run uses fresh random inputs (`interpreter.random_inputs`) and a different poison
-in outputs and temporaries, so a kernel that leaves elements unwritten, reads an output
-before writing it, or writes outside its buffers is caught, not only one that computes
-wrong values.
+Every run uses fresh random inputs from its own distribution (`inputs.make_inputs`: uniform,
+normal, wide, heavy-tailed, large, constant, sparse, special values) and a different poison in
+outputs and temporaries (NaN, random finite values, zeros: `Poison.varied`), so a kernel that
+leaves elements unwritten, reads an output before writing it, recognises the harness by its
+poison, or writes outside its buffers is caught, not only one that computes wrong values.
+Outputs are compared within per-element rounding-error bounds (errorbound.py). With
+`repeat=True` the first input set runs twice (another poison): the two results must be
+bitwise equal (`deterministic`) or both within the bounds, so uninitialised reads and races
+that happen to pass once are caught.
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ import numpy as np
 from ..ir import interpreter
 from ..ir.typed import BoundKernel
 from ..runtime.opencl import AbiError, LaunchFailure, OpenCLDevice, Poison
+from .errorbound import error_bounds
+from .inputs import make_inputs
 from .tolerance import Comparison, Tolerance, _json_float, compare, reduction_length as _reduction_length, tolerance_for
 
 __all__ = ["validate", "ValidationReport", "OutputReport", "format_index", "format_value"]
@@ -48,6 +55,7 @@ class OutputReport:
     first_mismatch: Optional[Dict[str, Any]] = None  # from the first failing run
     guard: Dict[str, Any] = field(default_factory=lambda: {"ok": True, "before": 0, "after": 0})
     tolerance: Optional[Dict[str, float]] = None
+    worst_fraction: float = 0.0  # worst |got - expected| / allowed over elements and runs
 
     def to_json(self) -> Dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype, "shape": self.shape, "elements": self.elements,
@@ -55,7 +63,8 @@ class OutputReport:
                 "max_rel_err": _json_float(self.max_rel_err), "norm_rel_err": _json_float(self.norm_rel_err),
                 "mismatches": self.mismatches,
                 "unwritten": self.unwritten, "nan_count": self.nan_count, "first_mismatch": self.first_mismatch,
-                "canary": dict(self.guard), "tolerance": self.tolerance}
+                "canary": dict(self.guard), "tolerance": self.tolerance,
+                "worst_fraction": _json_float(self.worst_fraction)}
 
 
 @dataclass
@@ -77,7 +86,7 @@ class ValidationReport:
 
 
 def _check_run(bound: BoundKernel, res, expected: Mapping[str, np.ndarray],
-               tols: Mapping[str, Tolerance]) -> tuple:
+               tols: Mapping[str, Tolerance], magnitudes: Optional[Mapping[str, np.ndarray]] = None) -> tuple:
     """Reasons and per-output figures for one run."""
     reasons: List[str] = []
     per_output: Dict[str, Dict[str, Any]] = {}
@@ -95,7 +104,7 @@ def _check_run(bound: BoundKernel, res, expected: Mapping[str, np.ndarray],
     for p in bound.checked.outputs:
         name, dtype = p.name, p.dtype
         got, exp = res.outputs[name], expected[name]
-        c = compare(got, exp, dtype, tols[name])
+        c = compare(got, exp, dtype, tols[name], (magnitudes or {}).get(name))
         cmps[name] = c
         poisoned = res.poisoned(name)
         unwritten = poisoned & c.mismatch_mask
@@ -119,6 +128,10 @@ def _check_run(bound: BoundKernel, res, expected: Mapping[str, np.ndarray],
                 msg += (f" ({n_tainted} are NaNs computed from the poison: "
                         f"the kernel reads {name} before writing it?)")
             reasons.append(msg)
+        if not c.norm_ok and not n_wrong and not n_unwritten:
+            reasons.append(f"output {name}: every element is within its bound but the whole output is not "
+                           f"(||got - expected|| / ||expected|| = {c.norm_rel_err:.3g}; the normwise limit on "
+                           f"||got - expected|| is {c.norm_limit:.3g})")
         g = res.guards.get(name)
         d = c.to_json()
         d["unwritten"] = n_unwritten
@@ -127,14 +140,49 @@ def _check_run(bound: BoundKernel, res, expected: Mapping[str, np.ndarray],
     return reasons, per_output, cmps
 
 
+def _run_once(device, program, stages, bound, inputs, guard_bytes: int, poison: Poison):
+    """(RunResult, None) or (None, reason) when the runtime refuses the launch."""
+    try:
+        return device.run(program, stages, bound, inputs, guard_bytes=guard_bytes, poison=poison), None
+    except AbiError as e:
+        return None, f"ABI error: {e}"
+    except LaunchFailure as e:
+        return None, f"launch failed: {e}"
+    except ValueError as e:
+        return None, f"bad inputs: {e}"
+
+
+def _disagreement(bound: BoundKernel, a, b, deterministic: bool, expected, tols, magnitudes) -> List[str]:
+    """Reasons why two runs on the same inputs disagree (bitwise; within the bounds when the
+    kernel may legitimately be non-deterministic, e.g. float atomics)."""
+    out = []
+    for p in bound.checked.outputs:
+        x, y = a.outputs[p.name], b.outputs[p.name]
+        if not x.size:
+            continue
+        rows = lambda arr: np.ascontiguousarray(arr).reshape(arr.size, 1).view(np.uint8)  # noqa: E731
+        differ = int(np.count_nonzero(np.any(rows(x) != rows(y), axis=1)))
+        if not differ:
+            continue
+        if deterministic or not compare(y, expected[p.name], p.dtype, tols[p.name],
+                                        (magnitudes or {}).get(p.name)).ok:
+            out.append(f"output {p.name}: two runs on the same inputs disagree in {differ} of {x.size} elements "
+                       "(a race, or a read of uninitialised memory)")
+    return out
+
+
 def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundKernel, *,
              seeds: Sequence[int] = (1, 2), reduction_length: Optional[int] = None,
              tolerances: Optional[Mapping[str, Tolerance]] = None, guard_bytes: int = 4096,
-             poisons: Optional[Sequence[Poison]] = None) -> ValidationReport:
-    """Run the program on one random input set per seed and compare with the interpreter.
+             poisons: Optional[Sequence[Poison]] = None, distributions: Optional[Sequence[str]] = None,
+             bounded: bool = True, repeat: bool = False, deterministic: bool = True) -> ValidationReport:
+    """Run the program on one input set per seed and compare with the interpreter.
 
-    `tolerances` may override the tolerance per output name or per dtype; `poisons`
-    (one per seed) override the default family `Poison.numbered(k)`."""
+    Input set k is drawn from `distributions[k]` (default: 'uniform', 'normal', ... in turn);
+    `poisons` (one per seed) override `Poison.varied(k)`; `tolerances` override the fallback
+    tolerance per output name or dtype; `bounded` compares within error bounds (errorbound.py).
+    A distribution on which the reference itself fails (a division by zero on sparse data) is
+    skipped and noted, except the first. `repeat`: run the first input set again (see module)."""
     t0 = time.perf_counter()
     checked = bound.checked
     red = int(reduction_length) if reduction_length is not None else _reduction_length(bound)
@@ -145,6 +193,8 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
                                     int(np.prod(bound.shapes[p.name], dtype=np.int64)),
                                     tolerance=tols[p.name].to_json())
                for p in checked.outputs}
+    from .inputs import DISTRIBUTIONS
+    dists = list(distributions) if distributions else [DISTRIBUTIONS[k % len(DISTRIBUTIONS)] for k in range(len(seeds))]
     runs: List[Dict[str, Any]] = []
     first_reasons: List[str] = []
     failing_seeds: List[int] = []
@@ -154,27 +204,31 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
                                 time.perf_counter() - t0, getattr(device, "name", ""))
 
     for k, seed in enumerate(seeds):
-        poison = poisons[k] if poisons is not None else Poison.numbered(k)
-        run: Dict[str, Any] = {"seed": int(seed), "poison": poison.describe()}
+        poison = poisons[k] if poisons is not None else Poison.varied(k, int(seed))
+        dist = dists[k % len(dists)]
+        run: Dict[str, Any] = {"seed": int(seed), "distribution": dist, "poison": poison.describe()}
         runs.append(run)
-        inputs = interpreter.random_inputs(bound, int(seed))
+        inputs = make_inputs(bound, dist, int(seed))
         try:
             expected = interpreter.run(bound, inputs)
         except Exception as e:  # the specification itself fails on these inputs
+            if k and dist != "uniform":
+                run.update(ok=True, skipped=f"the reference is undefined on {dist} inputs: {e}", reasons=[])
+                continue
             run.update(ok=False, reasons=[f"reference interpreter failed: {e}"])
             return report(False, f"reference interpreter failed (seed {seed}): {e}")
-        try:
-            res = device.run(program, stages, bound, inputs, guard_bytes=guard_bytes, poison=poison)
-        except AbiError as e:
-            run.update(ok=False, reasons=[f"ABI error: {e}"])
-            return report(False, f"ABI error: {e}")
-        except LaunchFailure as e:
-            run.update(ok=False, reasons=[f"launch failed: {e}"])
-            return report(False, f"launch failed: {e}")
-        except ValueError as e:
-            run.update(ok=False, reasons=[f"bad inputs: {e}"])
-            return report(False, f"bad inputs: {e}")
-        reasons, per_output, cmps = _check_run(bound, res, expected, tols)
+        eb = error_bounds(bound, inputs) if bounded else None
+        mags = eb.magnitudes if eb is not None else None
+        run["tolerance"] = eb.method if eb is not None else "relative"
+        res, why = _run_once(device, program, stages, bound, inputs, guard_bytes, poison)
+        if res is None:
+            run.update(ok=False, reasons=[why])
+            return report(False, why)
+        reasons, per_output, cmps = _check_run(bound, res, expected, tols, mags)
+        if repeat and k == 0 and not reasons:
+            again, why = _run_once(device, program, stages, bound, inputs, guard_bytes, Poison.varied(k + 1, seed + 7))
+            reasons = [why] if again is None else _disagreement(bound, res, again, deterministic, expected, tols, mags)
+            run["repeated"] = True
         run.update(ok=not reasons, reasons=reasons, seconds=res.seconds, temps_passed=res.temps_passed,
                    inputs_modified=list(res.inputs_modified), outputs=per_output,
                    guards={n: g.to_json() for n, g in res.guards.items()})
@@ -182,24 +236,30 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
             failing_seeds.append(int(seed))
             if not first_reasons:
                 first_reasons = reasons
-        for name, o in outputs.items():
-            d, c = per_output[name], cmps[name]
-            o.max_abs_err = max(o.max_abs_err, c.max_abs_err)
-            o.max_rel_err = max(o.max_rel_err, c.max_rel_err)
-            o.norm_rel_err = max(o.norm_rel_err, c.norm_rel_err)
-            o.mismatches = max(o.mismatches, c.mismatches)
-            o.unwritten = max(o.unwritten, d["unwritten"])
-            o.nan_count = max(o.nan_count, c.nan_count)
-            if o.first_mismatch is None and d["first_mismatch"] is not None:
-                o.first_mismatch = dict(d["first_mismatch"], seed=int(seed))
-            g = res.guards.get(name)
-            if g is not None:
-                o.guard = {"ok": o.guard["ok"] and g.ok, "before": max(o.guard["before"], g.before),
-                           "after": max(o.guard["after"], g.after)}
-            o.ok = o.ok and c.ok and o.guard["ok"]
+        _merge(outputs, per_output, cmps, res, int(seed))
     if first_reasons:
         reason = "; ".join(first_reasons)
         reason += f" (failed with seed{'s' if len(failing_seeds) > 1 else ''} {', '.join(map(str, failing_seeds))}" \
                   f" of {', '.join(map(str, seeds))})"
         return report(False, reason)
     return report(True, "")
+
+
+def _merge(outputs: Dict[str, OutputReport], per_output, cmps, res, seed: int) -> None:
+    """Fold one run's figures into the per-output worst."""
+    for name, o in outputs.items():
+        d, c = per_output[name], cmps[name]
+        o.max_abs_err = max(o.max_abs_err, c.max_abs_err)
+        o.max_rel_err = max(o.max_rel_err, c.max_rel_err)
+        o.norm_rel_err = max(o.norm_rel_err, c.norm_rel_err)
+        o.mismatches = max(o.mismatches, c.mismatches)
+        o.unwritten = max(o.unwritten, d["unwritten"])
+        o.nan_count = max(o.nan_count, c.nan_count)
+        o.worst_fraction = max(o.worst_fraction, c.worst_fraction)
+        if o.first_mismatch is None and d["first_mismatch"] is not None:
+            o.first_mismatch = dict(d["first_mismatch"], seed=seed)
+        g = res.guards.get(name)
+        if g is not None:
+            o.guard = {"ok": o.guard["ok"] and g.ok, "before": max(o.guard["before"], g.before),
+                       "after": max(o.guard["after"], g.after)}
+        o.ok = o.ok and c.ok and o.guard["ok"]
