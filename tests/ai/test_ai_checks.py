@@ -53,9 +53,13 @@ def test_choose_shapes(example, sizes):
         labels = [l for l, _ in shapes]
         big = example == "matmul.uir"
         assert ("requested" in labels) != big  # a large requested shape is not validated directly
-        randoms = [s for l, s in shapes if l != "requested"]
+        randoms = [s for l, s in shapes if l.startswith("random")]
         assert len(randoms) == 2 and randoms[0] != randoms[1]
-        for s in randoms:
+        hidden = [s for l, s in shapes if l == "hidden"]
+        assert len(hidden) == 1 and hidden[0] not in randoms and hidden[0] != sizes
+        assert all(v == 1 or all(v % p for p in range(2, v)) for v in hidden[0].values()), hidden  # primes or 1
+        assert len(shapes) >= 3
+        for s in randoms + hidden:
             assert s != sizes and all(v % 16 for v in s.values()), s
             b = ir.bind_shapes(checked, s)  # the program's constraints hold
             assert all(all(d > 0 for d in b.shapes[p.name]) for p in checked.outputs)

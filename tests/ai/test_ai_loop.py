@@ -179,7 +179,7 @@ def test_cuda_without_gpu_is_compile_checked_only(llm):
     llm.queue(reply(fenced(cu, "cuda")))
     bound = ir.bind_shapes(ir.select_kernel(ir.load(AXPY_UIR)), {"N": 300})
     out = improve(bound, target="cuda", device=None, baseline=None, samples=1, rounds=2)
-    assert [a.status for a in out.attempts] == ["PASSED"] and not out.attempts[0].verified
+    assert [a.status for a in out.attempts] == ["NOT_RUN"] and not out.attempts[0].verified  # compiled, never run
     assert out.kernel is None and "NVRTC" in out.summary and out.checks_only
     _archive_ok(out, 1)
 
@@ -201,7 +201,7 @@ def test_ttmetal_candidates_are_only_checked(llm):
     assert broken != good
     llm.queue(reply(broken), reply(good))
     out = improve(bound, target="ttmetal", device=None, baseline=None, samples=1, rounds=2)
-    assert [a.status for a in out.attempts] == ["COMPILE_ERROR", "PASSED"], [a.reason for a in out.attempts]
+    assert [a.status for a in out.attempts] == ["COMPILE_ERROR", "NOT_RUN"], [a.reason for a in out.attempts]
     assert "compute" in out.attempts[0].reason and "did not compile" in llm.prompts()[1]
     assert out.kernel is None and "TT-Metal" in out.summary and "syntax-checked" in out.summary
     _archive_ok(out, 2)

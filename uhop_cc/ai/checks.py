@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["Finding", "StaticResult", "precheck", "static_checks", "choose_shapes", "check_candidate",
+import numpy as np
+
+from ..verify.judge import check_candidate
+
+__all__ = ["Finding", "StaticResult", "precheck", "static_checks", "choose_shapes", "check_candidate", "UNTRUSTED_ERRORS",
            "CheckOutcome", "run_checks", "nvrtc_check", "ttmetal_check", "MAX_SOURCE_BYTES"]
 
 MAX_SOURCE_BYTES = 256 * 1024
@@ -56,6 +60,7 @@ class StaticResult:
     report: Optional[Dict[str, Any]] = None  # the analyzer's to_json()
     stages: Any = None  # parsed @launch stages (C-style targets)
     seconds: float = 0.0
+    source: Optional[str] = None  # what the compiler gets: the preprocessed source (untrusted C-style sources)
 
     @property
     def errors(self) -> List[Finding]:
@@ -121,45 +126,71 @@ def precheck(source: str, target: str) -> List[Finding]:
     return out
 
 
-def static_checks(source: str, target: str, spec=None) -> StaticResult:
-    """The pre-check, the @launch annotations and the C++ analyzer (when it is installed)."""
+# findings that are warnings for our own kernels but errors for untrusted ones
+UNTRUSTED_ERRORS = frozenset({"sync.local-race", "sync.barrier-divergent"})
+
+
+def static_checks(source: str, target: str, spec=None, *, untrusted: bool = True) -> StaticResult:
+    """The pre-check, the preprocessor (untrusted C-style sources: analysed and compiled as
+    expanded, see analyze/preprocess.py), the @launch annotations and the C++ analyzer."""
     t0 = time.perf_counter()
-    res = StaticResult(True)
+    res = StaticResult(True, source=source)
     res.findings.extend(precheck(source, target))
-    if target in ("opencl", "cuda"):
+    fatal = any(f.code in ("safety.size", "safety.nul") for f in res.findings)
+    if untrusted and target in ("opencl", "cuda") and not fatal:
+        from ..analyze.preprocess import expand
+        ex = expand(source, target)
+        res.findings.extend(Finding(c, m, ln, col, "error", "preprocess") for c, m, ln, col in ex.findings)
+        if ex.ok:
+            kept = "".join(m.group(0) + "\n" for m in re.finditer(r"^[ \t]*#[ \t]*include[ \t]*<[^>\n]*>[ \t]*$",
+                                                                    source, re.M))
+            res.source = kept + ex.text
+        else:
+            fatal = True
+    if target in ("opencl", "cuda") and not fatal:
         from ..codegen.launch import LaunchError, parse_launch
         try:
-            res.stages = parse_launch(source, target)
+            res.stages = parse_launch(res.source, target)
             if spec is not None and res.stages and res.stages[-1].kernel_name != spec.name:
                 res.findings.append(Finding("abi.entry", f"the last annotated kernel is "
                                             f"`{res.stages[-1].kernel_name}`; the entry kernel must be the last one "
                                             f"and be named `{spec.name}`", source="launch"))
         except LaunchError as e:
             res.findings.append(Finding("launch.annotation", str(e), source="launch"))
-    if not any(f.code in ("safety.size", "safety.nul") for f in res.findings):
-        try:
-            from ..analyze import analyze  # the C++ analyzer, when built
-        except ImportError as e:
-            res.analyzer = f"unavailable: {e}"
-        else:
-            try:
-                report = analyze(source, target=target, spec=spec)
-                res.analyzer = "ran"
-                res.report = report.to_json() if hasattr(report, "to_json") else None
-                for f in list(getattr(report, "errors", ())) + list(getattr(report, "warnings", ())):
-                    sev = str(getattr(f, "severity", "error") or "error").lower()
-                    sev = "error" if sev.startswith("err") else "warning" if sev.startswith("warn") else sev
-                    res.findings.append(Finding(str(getattr(f, "code", "analyzer")), str(getattr(f, "message", f)),
-                                                int(getattr(f, "line", 0) or 0), int(getattr(f, "col", 0) or 0),
-                                                sev, "analyzer"))
-                if hasattr(report, "ok") and not report.ok and not any(x.source == "analyzer" and x.severity == "error"
-                                                                      for x in res.findings):
-                    res.findings.append(Finding("analyzer", "the analyzer rejected the kernel", source="analyzer"))
-            except Exception as e:  # noqa: BLE001 - an analyzer bug must not pass for a kernel error
-                res.analyzer = f"failed: {type(e).__name__}: {e}"
+    if not fatal:
+        _run_analyzer(res, target, spec, untrusted)
     res.ok = not res.errors
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _run_analyzer(res: StaticResult, target: str, spec, untrusted: bool) -> None:
+    try:
+        from ..analyze import analyze  # the C++ analyzer, when built
+    except ImportError as e:
+        res.analyzer = f"unavailable: {e}"
+        return
+    where = "analyzer" if res.source is None or not untrusted else "analyzer (on the preprocessed source)"
+    try:
+        report = analyze(res.source, target=target, spec=spec)
+    except Exception as e:  # noqa: BLE001 - an analyzer bug must not pass for a kernel error
+        res.analyzer = f"failed: {type(e).__name__}: {e}"
+        res.findings.append(Finding("analyzer.failed", f"the analyzer failed: {type(e).__name__}: {e}",
+                                    source="analyzer"))
+        return
+    res.analyzer = "ran"
+    res.report = report.to_json() if hasattr(report, "to_json") else None
+    for f in list(getattr(report, "errors", ())) + list(getattr(report, "warnings", ())):
+        sev = str(getattr(f, "severity", "error") or "error").lower()
+        sev = "error" if sev.startswith("err") else "warning" if sev.startswith("warn") else sev
+        code = str(getattr(f, "code", "analyzer"))
+        if untrusted and code in UNTRUSTED_ERRORS:
+            sev = "error"
+        res.findings.append(Finding(code, str(getattr(f, "message", f)), int(getattr(f, "line", 0) or 0),
+                                    int(getattr(f, "col", 0) or 0), sev, where))
+    if hasattr(report, "ok") and not report.ok and not any(x.source.startswith("analyzer") and x.severity == "error"
+                                                          for x in res.findings):
+        res.findings.append(Finding("analyzer", "the analyzer rejected the kernel", source="analyzer"))
 
 
 # ------------------------------------------------------------------ test shapes
@@ -240,132 +271,42 @@ def choose_shapes(checked, requested: Mapping[str, int], rng: random.Random, n_r
             break
         if found is not None:
             out.append((f"random-{variant}", found))
+    hidden = _hidden_shape(checked, req, rng, [o for _, o in out])
+    if hidden is not None:
+        out.append(("hidden", hidden))
     if not out:
         out.append(("requested", dict(req)))
     return out
 
 
-# ------------------------------------------------------------------ the child
-def _mark(path: Optional[str], what: str) -> None:
-    if path:
-        try:
-            with open(path, "w") as f:
-                f.write(what)
-        except OSError:
-            pass
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 127,
+           131, 257, 521, 1031, 2053)
 
 
-def _slim(report: Dict[str, Any]) -> Dict[str, Any]:
-    """A validation report without the bulky per-run detail."""
-    r = dict(report)
-    runs = r.pop("runs", []) or []
-    r["run_reasons"] = [x.get("reasons", []) for x in runs]
-    r["oob"] = any(not g.get("ok", True) for x in runs for g in (x.get("guards") or {}).values())
-    r["inputs_modified"] = sorted({n for x in runs for n in (x.get("inputs_modified") or [])})
-    return r
-
-
-def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], target: str,
-                    shapes: Sequence[Tuple[str, Mapping[str, int]]], requested: Mapping[str, int], *,
-                    seeds: Sequence[int] = (1, 2), time_it: bool = True, budget_s: float = 1.0,
-                    progress_path: Optional[str] = None, device_index: Any = None, guard_bytes: int = 4096
-                    ) -> Dict[str, Any]:
-    """Build, validate on every shape, sanity-run and time at the requested shape. Runs in a
-    child process (see run_checks); returns a JSON-like dict whose "stage" says how far it got."""
-    _mark(progress_path, "starting")
-    _quiet()
+def _hidden_shape(checked, req: Mapping[str, int], rng: random.Random, taken) -> Optional[Dict[str, int]]:
+    """A shape the LLM is never shown (feedback names it 'a hidden test shape'): primes, so no tile
+    divides it, and in every other attempt one size at 1."""
     from .. import ir
-    from ..codegen.launch import LaunchError, parse_launch
-    from ..ir import interpreter
-    from ..verify.validate import validate
-
-    checked = ir.select_kernel(ir.load(uir_source), kernel_name)
-    if target == "cuda":
-        from ..runtime.cuda import CUDADevice
-        device = CUDADevice.open(device_index)
-    else:
-        from ..runtime.opencl import OpenCLDevice
-        device = OpenCLDevice.open(device_index)
-    try:
-        stages = parse_launch(source, target)
-    except LaunchError as e:
-        return {"stage": "launch", "ok": False, "reason": f"bad @launch annotations: {e}"}
-    _mark(progress_path, "compiling")
-    build = device.build(source)
-    bj = build.to_json()
-    if not build.ok:
-        return {"stage": "build", "ok": False, "log": build.log or "", "build": bj}
-    out: Dict[str, Any] = {"stage": "validate", "ok": False, "build": bj, "shapes": []}
-    for label, sizes in shapes:
-        _mark(progress_path, f"validating at {', '.join(f'{k}={v}' for k, v in sizes.items())}")
-        bound = ir.bind_shapes(checked, dict(sizes))
-        rep = _slim(validate(device, build, stages, bound, seeds=seeds, guard_bytes=guard_bytes).to_json())
-        rep["label"] = label
-        out["shapes"].append(rep)
-        if not rep["ok"]:
-            out["failed"] = rep
-            return out
-    bound = ir.bind_shapes(checked, dict(requested))
-    if not any(dict(s) == dict(requested) for _, s in shapes):
-        _mark(progress_path, "sanity run at the requested sizes")
-        out["stage"] = "sanity"
-        from ..runtime.opencl import Poison
-        inputs = interpreter.random_inputs(bound, int(seeds[0]) + 7)
+    syms = list(checked.sizes)
+    cap0 = _CAPS.get(len(syms), 12)
+    for attempt in range(60):
+        cap = max(2, int(cap0 / (1.5 ** (attempt // 12))))
+        primes = [p for p in _PRIMES if p <= cap] or [2]
+        sizes = {s: rng.choice(primes) for s in syms}
+        if syms and attempt % 2:
+            sizes[rng.choice(syms)] = 1
+        if sizes == dict(req) or sizes in taken:
+            continue
         try:
-            res = device.run(build, stages, bound, inputs, guard_bytes=guard_bytes, poison=Poison.numbered(5))
-        except Exception as e:  # noqa: BLE001
-            out["failed"] = {"ok": False, "reason": f"launch failed: {e}", "sizes": dict(requested),
-                             "label": "requested", "oob": False}
-            return out
-        bad = [g.describe() if hasattr(g, "describe") else str(g) for g in res.guards.values() if not g.ok]
-        unwritten = {p.name: int(res.poisoned(p.name).sum()) for p in checked.outputs}
-        unwritten = {k: v for k, v in unwritten.items() if v}
-        if bad or unwritten or res.inputs_modified:
-            reasons = [f"out-of-bounds write: {b}" for b in bad]
-            reasons += [f"output {k}: {v} elements never written" for k, v in unwritten.items()]
-            reasons += [f"input {n}: modified by the kernel" for n in res.inputs_modified]
-            out["failed"] = {"ok": False, "reason": "; ".join(reasons), "sizes": dict(requested), "label": "requested",
-                             "oob": bool(bad), "inputs_modified": list(res.inputs_modified)}
-            return out
-        out["sanity"] = {"ok": True, "sizes": dict(requested)}
-    out["ok"] = True
-    out["stage"] = "validated"
-    if time_it:
-        _mark(progress_path, "timing at the requested sizes")
-        out["stage"] = "time"
-        prepared = device.prepare(build, stages, bound, interpreter.random_inputs(bound, seed=3))
-        try:
-            if target == "opencl":
-                from ..verify.native_timing import HarnessUnavailable, time_opencl
-                from ..verify.timing import time_launch
-                try:
-                    t = time_opencl(prepared, budget_s=budget_s)
-                except HarnessUnavailable:
-                    t = time_launch(prepared, budget_s=budget_s)
-            else:
-                from ..verify.timing import time_launch
-                t = time_launch(prepared, budget_s=budget_s)
-        finally:
-            prepared.release()
-        tj = t.to_json()
-        tj.pop("samples_s", None)
-        out["timing"] = tj
-        out["stage"] = "timed"
-    return out
+            b = ir.bind_shapes(checked, sizes)
+        except Exception:  # noqa: BLE001 - the program's constraints do not hold here
+            continue
+        if _elements(b) <= RANDOM_ELEMENTS and _outputs_nonempty(b):
+            return sizes
+    return None
 
 
-def _quiet() -> None:
-    """The child's stdout/stderr to /dev/null: compiler chatter (PoCL's clang) stays out of the
-    user's terminal; the compiler log comes back through the build result."""
-    try:
-        fd = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        os.close(fd)
-    except OSError:
-        pass
-
-
+# ------------------------------------------------------------------ the child (verify/judge.py)
 def clean_log(log: str, file_name: str = "kernel.cl") -> str:
     """Compiler logs name temporary files (PoCL: ~/.cache/pocl/kcache/tempfile_XXXX.cl): call it kernel.cl."""
     return re.sub(r"(?:[^\s:'\"]*/)?(?:tempfile|kernel|source)[\w.-]*\.(?:cl|cu)\b", file_name, log or "")
@@ -391,18 +332,35 @@ def _first_error_line(log: str) -> str:
     return next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "build failed")
 
 
+def _work_bytes(uir_source: str, kernel_name: str, shapes, requested) -> int:
+    """Bytes of tensors of the largest shape the child handles (for its memory limit)."""
+    from .. import ir
+    try:
+        checked = ir.select_kernel(ir.load(uir_source), kernel_name)
+        sizes = [dict(requested)] + [dict(s) for _, s in shapes]
+        return max(4 * sum(int(np.prod(sh, dtype=np.int64)) for sh in ir.bind_shapes(checked, z).shapes.values())
+                   for z in sizes)
+    except Exception:  # noqa: BLE001 - the child reports the real problem
+        return 0
+
+
 def run_checks(source: str, uir_source: str, kernel_name: str, target: str,
                shapes: Sequence[Tuple[str, Mapping[str, int]]], requested: Mapping[str, int], *,
                seeds: Sequence[int], timeout_s: float, time_it: bool = True, budget_s: float = 1.0,
-               device_index: Any = None) -> CheckOutcome:
-    """check_candidate in a child process, its end turned into a status."""
-    from ..verify.sandbox import run_isolated
+               device_index: Any = None, peaks: Optional[Mapping[str, Any]] = None,
+               guard_bytes: Optional[int] = None, deterministic: bool = True) -> CheckOutcome:
+    """verify.judge.check_candidate in a child process under resource limits, its end turned
+    into a status. Failures at the hidden shape never name its sizes (they feed the LLM)."""
+    from ..verify.sandbox import limits, run_isolated
     fd, progress = tempfile.mkstemp(prefix="uhop-ai-check-", suffix=".txt")
     os.close(fd)
+    lim = limits(_work_bytes(uir_source, kernel_name, shapes, requested), timeout_s)
     try:
         r = run_isolated(check_candidate, source, uir_source, kernel_name, target,
                          [(l, dict(s)) for l, s in shapes], dict(requested), seeds=list(seeds), time_it=time_it,
-                         budget_s=budget_s, progress_path=progress, device_index=device_index, timeout_s=timeout_s)
+                         budget_s=budget_s, progress_path=progress, device_index=device_index, timeout_s=timeout_s,
+                         peaks=dict(peaks) if peaks else None, guard_bytes=guard_bytes, deterministic=deterministic,
+                         resource_limits=lim)
         try:
             where = Path(progress).read_text().strip()
         except OSError:
@@ -412,23 +370,36 @@ def run_checks(source: str, uir_source: str, kernel_name: str, target: str,
             os.unlink(progress)
         except OSError:
             pass
-    base = {"shapes": [dict(s) for _, s in shapes], "labels": [l for l, _ in shapes], "seeds": list(seeds),
-            "where": where, "child_seconds": round(r.seconds, 3)}
+    base = {"shapes": [dict(s) for l, s in shapes if l != "hidden"], "labels": [l for l, _ in shapes],
+            "seeds": list(seeds), "where": where, "child_seconds": round(r.seconds, 3), "limits": lim.to_json()}
+    return _outcome(r, base, target, timeout_s, where, lim)
+
+
+def _outcome(r, base: Dict[str, Any], target: str, timeout_s: float, where: str, lim) -> CheckOutcome:
     if r.status == "timeout":
         return CheckOutcome("TIMEOUT", f"no result within {timeout_s:g} s ({where or 'starting'}); the child was killed",
                             dict(base, timeout_s=timeout_s), seconds=r.seconds)
+    memory = "MemoryError" in (r.error or "") or "bad_alloc" in (r.error or "")
     if r.status == "crashed":
         if r.signal in ("SIGSEGV", "SIGBUS"):
             return CheckOutcome("OUT_OF_BOUNDS", f"the checking process died of {r.signal} while {where}: an invalid "
                                 "memory access", dict(base, signal=r.signal), seconds=r.seconds)
+        if r.signal in ("SIGXCPU", "SIGKILL", "SIGABRT") or memory:
+            why = {"SIGXCPU": f"its CPU limit ({lim.cpu_s} s)"}.get(r.signal, "its memory limit "
+                                                                           f"({lim.to_json()['memory_mb']} MB) or a "
+                                                                           "fatal error")
+            status = "COMPILE_ERROR" if where == "compiling" else "RUNTIME_ERROR"
+            return CheckOutcome(status, f"the checking process was stopped ({r.signal}) while {where or 'starting'}: "
+                                f"{why}", dict(base, signal=r.signal), seconds=r.seconds)
         status = "COMPILE_ERROR" if where == "compiling" else "RUNTIME_ERROR"
         return CheckOutcome(status, f"{r.error} while {where or 'starting'}", dict(base, signal=r.signal),
                             seconds=r.seconds)
     if r.status == "error":
         last = (r.error or "").strip().splitlines()[-1:] or ["error"]
         status = "COMPILE_ERROR" if where == "compiling" else "RUNTIME_ERROR"
-        return CheckOutcome(status, f"{last[0]} (while {where or 'starting'})", dict(base, traceback=r.error[-4000:]),
-                            seconds=r.seconds)
+        note = f" (out of the child's {lim.to_json()['memory_mb']} MB memory limit)" if memory else ""
+        return CheckOutcome(status, f"{last[0]}{note} (while {where or 'starting'})",
+                            dict(base, traceback=r.error[-4000:]), seconds=r.seconds)
     v = r.value or {}
     base["build_s"] = (v.get("build") or {}).get("seconds")
     if v.get("stage") == "launch":
@@ -436,26 +407,41 @@ def run_checks(source: str, uir_source: str, kernel_name: str, target: str,
     if v.get("stage") == "build":
         log = clean_log(v.get("log", ""), "kernel.cu" if target == "cuda" else "kernel.cl")
         return CheckOutcome("COMPILE_ERROR", _first_error_line(log), dict(base, log=log), seconds=r.seconds)
-    validation = {"shapes": v.get("shapes", []), "sanity": v.get("sanity")}
+    validation = {"shapes": [_hide(x) for x in v.get("shapes", [])], "sanity": v.get("sanity")}
     if not v.get("ok"):
-        f = v.get("failed") or {}
-        reason = f.get("reason", "validation failed")
-        det = dict(base, sizes=f.get("sizes"), label=f.get("label"), reason=reason)
-        mism = {k: {"max_abs_err": o.get("max_abs_err"), "max_rel_err": o.get("max_rel_err"),
-                    "first_mismatch": o.get("first_mismatch")}
-                for k, o in (f.get("outputs") or {}).items() if not o.get("ok", True)}
-        if mism:
-            det["mismatch"] = mism
-        if f.get("oob"):
-            status = "OUT_OF_BOUNDS"
-        elif re.match(r"(ABI error|launch failed|bad inputs|reference interpreter failed)", reason):
-            status = "RUNTIME_ERROR"
-        else:
-            status = "INCORRECT"
-        at = ", ".join(f"{k}={x}" for k, x in (f.get("sizes") or {}).items())
-        return CheckOutcome(status, f"at {at}: {reason}" if at else reason, det, validation=validation,
+        return _failure(v.get("failed") or {}, base, validation, r.seconds)
+    if v.get("suspicious"):
+        return CheckOutcome("SUSPICIOUS", v["suspicious"], base, timing=v.get("timing"), validation=validation,
                             seconds=r.seconds)
     return CheckOutcome(None, "", base, timing=v.get("timing"), validation=validation, seconds=r.seconds)
+
+
+def _hide(rep: Dict[str, Any]) -> Dict[str, Any]:
+    """A shape's report as it may reach the LLM: the hidden shape's sizes kept out."""
+    if rep.get("label") != "hidden":
+        return rep
+    return dict(rep, sizes=None, hidden_sizes=rep.get("sizes"))
+
+
+def _failure(f: Dict[str, Any], base: Dict[str, Any], validation, seconds: float) -> CheckOutcome:
+    reason = f.get("reason", "validation failed")
+    hidden = f.get("label") == "hidden"
+    det = dict(base, sizes=None if hidden else f.get("sizes"), label=f.get("label"), reason=reason)
+    if hidden:
+        det["hidden_sizes"] = f.get("sizes")
+    mism = {k: {"max_abs_err": o.get("max_abs_err"), "max_rel_err": o.get("max_rel_err"),
+                "first_mismatch": o.get("first_mismatch")}
+            for k, o in (f.get("outputs") or {}).items() if not o.get("ok", True)}
+    if mism:
+        det["mismatch"] = mism
+    if f.get("oob"):
+        status = "OUT_OF_BOUNDS"
+    elif re.match(r"(ABI error|launch failed|bad inputs|reference interpreter failed)", reason):
+        status = "RUNTIME_ERROR"
+    else:
+        status = "INCORRECT"
+    at = "a hidden test shape" if hidden else ", ".join(f"{k}={x}" for k, x in (f.get("sizes") or {}).items())
+    return CheckOutcome(status, f"at {at}: {reason}" if at else reason, det, validation=validation, seconds=seconds)
 
 
 # ------------------------------------------------------------------ compile-only checks

@@ -182,6 +182,7 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
     base_kernel = getattr(baseline, "kernel", None)
     base_timing = getattr(baseline, "timing", None) or {}
     baseline_s = base_timing.get("median_s") if getattr(baseline, "ok", True) else None
+    peaks = _peaks(device) if mode == "run" else None
     if baseline_s is None and mode == "run" and base_kernel is not None and getattr(baseline, "ok", False):
         say("timing the deterministic kernel")
         bt = run_checks(base_kernel.source, uir_text, bound.name, target, [], dict(bound.sizes),
@@ -225,7 +226,7 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
             say(f"AI round {r}/{rounds}, sample {k}/{samples}: asking {config.provider} ({config.model})")
             try:
                 a = _attempt(client, messages, bound, spec, ctx, target, mode, r, k, samples, uir_text, rng,
-                             check_timeout, budget, baseline_s, min_speedup, device_index)
+                             check_timeout, budget, baseline_s, min_speedup, device_index, peaks)
             except Exception as e:  # noqa: BLE001 - a bug of ours must not end the loop or lose the archive
                 a = AiAttempt("", r, k, "RUNTIME_ERROR", f"uhopc internal error while checking: "
                                                           f"{type(e).__name__}: {e}")
@@ -254,7 +255,8 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
                 lin["reply"] = a.reply
                 fb = dict(a.details, reason=a.reason, median_s=a.median_s, baseline_s=baseline_s)
                 lin["feedback"] = prompts.feedback(a.status, fb, ctx)
-        if any(a.round == r and a.status == "PASSED" for a in attempts):
+        # stop after a win; without a device, after a candidate that passed everything that can be checked here
+        if any(a.round == r and (a.status == "PASSED" or (checks_only and a.status == "NOT_RUN")) for a in attempts):
             break
 
     # -- choose
@@ -309,9 +311,18 @@ def _summary(o: AiOutcome, best: Optional[AiAttempt], attempts: Sequence[AiAttem
     return f"kept the deterministic kernel: no candidate passed ({counts})"
 
 
+def _peaks(device) -> Optional[Dict[str, Any]]:
+    """Measured peaks of the device (for the SUSPICIOUS check), with the host's last-level cache."""
+    try:
+        from ..verify.native_timing import host_llc_bytes, measure_peaks
+        return dict(measure_peaks(device), llc_bytes=host_llc_bytes())
+    except Exception:  # noqa: BLE001 - no peaks: the check is skipped, not the candidate
+        return None
+
+
 def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: str, r: int, k: int, samples: int,
              uir_text: str, rng: random.Random, check_timeout: float, budget: float, baseline_s: Optional[float],
-             min_speedup: float, device_index) -> AiAttempt:
+             min_speedup: float, device_index, peaks=None) -> AiAttempt:
     a = AiAttempt("", r, k, "PROVIDER_ERROR")
     a.stages.append({"stage": "prompt", "ok": True, "messages": len(messages),
                      "chars": sum(len(m["content"]) for m in messages)})
@@ -338,7 +349,7 @@ def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: 
         a.details = {"reason": ex.reason}
         return a
     a.source = ex.source
-    # -- static analysis (before any compiler sees the source)
+    # -- static analysis (before any compiler sees the source): of the preprocessed source, which is what gets built
     st = static_checks(ex.source, target, spec)
     a.stages.append({"stage": "analyze", "ok": st.ok, "seconds": round(st.seconds, 4), "analyzer": st.analyzer,
                      "findings": [f.to_json() for f in st.findings]})
@@ -349,14 +360,16 @@ def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: 
         return a
     # -- compile, micro-tests, profile
     t0 = time.perf_counter()
+    built = st.source or ex.source
     if mode == "run":
         shapes = choose_shapes(bound.checked, bound.sizes, rng)
         seeds = [rng.randrange(1, 2 ** 31) for _ in range(2)]
-        co = run_checks(ex.source, uir_text, bound.name, target, shapes, dict(bound.sizes), seeds=seeds,
-                        timeout_s=check_timeout + budget, budget_s=budget, device_index=device_index)
+        co = run_checks(built, uir_text, bound.name, target, shapes, dict(bound.sizes), seeds=seeds,
+                        timeout_s=check_timeout + budget, budget_s=budget, device_index=device_index, peaks=peaks,
+                        deterministic=not _uses_atomics(built))
         _child_stages(a, co, t0)
     elif mode == "nvrtc":
-        co = nvrtc_check(ex.source)
+        co = nvrtc_check(built)
         a.stages.append(_stage("compile", t0, co.status is None, reason=co.reason or None, tool="nvrtc"))
     elif mode == "ttmetal":
         co = ttmetal_check(ex.sources)
@@ -368,8 +381,8 @@ def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: 
     if co.status is not None:
         a.status, a.reason = co.status, co.reason
         return a
-    if mode != "run":
-        a.status, a.reason = "PASSED", co.reason or "static checks passed (not run)"
+    if mode != "run":  # compiled (or syntax-checked) but never run: not a pass
+        a.status, a.reason = "NOT_RUN", (co.reason or "static checks passed") + f" ({ctx.checks_only})"
         return a
     a.verified = True
     a.median_s = (co.timing or {}).get("median_s")
@@ -383,6 +396,12 @@ def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: 
         a.reason = (f"{a.speedup:.2f}x the baseline ({prompts.format_seconds(a.median_s)} vs "
                     f"{prompts.format_seconds(baseline_s)})")
     return a
+
+
+def _uses_atomics(source: str) -> bool:
+    """Float atomics may sum in any order: two runs then agree within the bounds, not bitwise."""
+    import re
+    return bool(re.search(r"\batomic\w*\s*\(|\batom_\w+\s*\(", source))
 
 
 def _child_stages(a: AiAttempt, co: CheckOutcome, t0: float) -> None:
@@ -506,15 +525,17 @@ def rerun(attempt_id: str, *, dataset_dir: Optional[Union[str, Path]] = None, de
     out["findings"] = [str(f) for f in st.findings]
     if not st.ok:
         return dict(out, status="ANALYSIS_REJECTED", reason="; ".join(str(f) for f in st.errors[:3]))
+    built = st.source or source
     if mode == "run":
         rng = random.Random(seed if seed is not None else secrets.randbits(64))
         shapes = choose_shapes(checked, bound.sizes, rng)
-        co = run_checks(source, uir, bound.name, target, shapes, dict(bound.sizes),
+        co = run_checks(built, uir, bound.name, target, shapes, dict(bound.sizes),
                         seeds=[rng.randrange(1, 2 ** 31) for _ in range(2)], timeout_s=check_timeout_s + time_budget_s,
-                        budget_s=time_budget_s, device_index=getattr(device, "index", None))
-        out["shapes"] = [dict(s) for _, s in shapes]
+                        budget_s=time_budget_s, device_index=getattr(device, "index", None), peaks=_peaks(device),
+                        deterministic=not _uses_atomics(built))
+        out["shapes"] = [dict(s) for l, s in shapes if l != "hidden"]
     elif mode == "nvrtc":
-        co = nvrtc_check(source)
+        co = nvrtc_check(built)
     elif mode == "ttmetal":
         from .extract import split_ttmetal
         co = ttmetal_check(split_ttmetal(source))
@@ -525,5 +546,7 @@ def rerun(attempt_id: str, *, dataset_dir: Optional[Union[str, Path]] = None, de
     out["median_s"] = (co.timing or {}).get("median_s")
     if out["median_s"] and out["archived_median_s"] and out["device"] == out["archived_device"]:
         out["speedup_vs_archived"] = out["archived_median_s"] / out["median_s"]
-    note = "" if mode == "run" else f" ({checks_only})"
-    return dict(out, status="PASSED", reason=(co.reason or "every check passed") + note, verified=mode == "run")
+    if mode != "run":
+        return dict(out, status="NOT_RUN", reason=(co.reason or "static checks passed") + f" ({checks_only})",
+                    verified=False)
+    return dict(out, status="PASSED", reason=co.reason or "every check passed", verified=True)

@@ -30,7 +30,7 @@ import numpy as np
 from . import nodes as N
 from .typed import FLOAT_DTYPES, NUMPY_DTYPE, BoundKernel
 
-__all__ = ["run", "random_inputs", "InterpreterError", "CHUNK_ELEMENTS"]
+__all__ = ["run", "run_at", "random_inputs", "InterpreterError", "CHUNK_ELEMENTS"]
 
 # Largest intermediate (in elements) evaluated in one piece; larger ones are chunked.
 CHUNK_ELEMENTS = 64 * 1024 * 1024
@@ -586,8 +586,8 @@ def _scalar_value(name: str, dtype: str, value) -> np.ndarray:
     return _round(np.asarray(float(arr), np.float64), dtype)
 
 
-def run(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int]]) -> Dict[str, np.ndarray]:
-    """Run a bound kernel; returns {output name: array in its declared dtype and bound shape}."""
+def _prepare(bound: BoundKernel, inputs) -> Tuple[Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+    """The store (input tensors, rounded) and the scalars; ValueError for bad inputs."""
     checked = bound.checked
     store: Dict[str, np.ndarray] = {}
     scalars: Dict[str, np.ndarray] = {}
@@ -612,7 +612,13 @@ def run(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int]])
     if unknown:
         raise ValueError(f"unknown input(s) {', '.join(map(repr, unknown))} for kernel `{bound.name}` "
                          f"(inputs: {', '.join(p.name for p in checked.inputs) or 'none'})")
+    return store, scalars
 
+
+def run(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int]]) -> Dict[str, np.ndarray]:
+    """Run a bound kernel; returns {output name: array in its declared dtype and bound shape}."""
+    checked = bound.checked
+    store, scalars = _prepare(bound, inputs)
     ctx = _Ctx(bound, store, scalars)
     with np.errstate(all="ignore"):
         for s in checked.body:
@@ -624,6 +630,39 @@ def run(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int]])
         if arr is None:
             arr = np.zeros(shape, _compute_dtype(p.dtype))
         result[p.name] = np.asarray(arr).astype(NUMPY_DTYPE[p.dtype]).reshape(shape)
+    return result
+
+
+def run_at(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int]],
+           points: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Outputs at some elements only: {output: its values at `points[output]`, an int array of
+    shape (k, ndim)}. Temporaries are evaluated whole (outputs may read them); each output
+    statement is evaluated at its points alone, so a huge output costs only its samples."""
+    checked = bound.checked
+    store, scalars = _prepare(bound, inputs)
+    ctx = _Ctx(bound, store, scalars)
+    read = {e.tensor for s in checked.body for e in N.walk(s.value) if isinstance(e, N.Access)}
+    outputs = {p.name for p in checked.outputs} - read  # an output a later statement reads is needed whole
+    result: Dict[str, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        for s in checked.body:
+            dtype, shape = bound.dtype(s.target), tuple(bound.shapes[s.target])
+            want = np.asarray(points.get(s.target, np.zeros((0, len(shape)))), np.int64)
+            want = want.reshape(-1, len(shape)) if shape else np.zeros((1, 0), np.int64)
+            if s.target not in outputs:
+                store[s.target] = _statement(s, ctx, dtype, shape)
+                if s.target in points:
+                    result[s.target] = store[s.target][tuple(want.T)].astype(NUMPY_DTYPE[dtype]).reshape(-1)
+                continue
+            pts = want
+            vals = np.zeros(len(pts), _compute_dtype(dtype))
+            value_dtype = _dtype_of(s.value)
+            for k, pt in enumerate(pts):
+                c = ctx.derive({v: v for v in s.indices}, {v: (int(x), int(x) + 1) for v, x in zip(s.indices, pt)})
+                la = _eval(s.value, c, None)
+                arr = _cast(la.arr, value_dtype, dtype) if value_dtype != dtype else _round(la.arr, dtype)
+                vals[k] = np.asarray(arr).reshape(-1)[0]
+            result[s.target] = vals.astype(NUMPY_DTYPE[dtype])
     return result
 
 

@@ -557,6 +557,15 @@ class CudaPrepared:
     def finish(self) -> None:
         self.device.synchronize()
 
+    def repoison(self, k: int) -> None:
+        """Fill every output and temporary with a pattern that changes with `k` (a finite, tiny
+        float), so a timed launch cannot reuse an earlier launch's results."""
+        inputs = {p.name for p in self.plan.bound.checked.inputs}
+        for name, (ptr, nbytes) in self.buffers.items():
+            if name not in inputs and nbytes >= 4:
+                _check(_cu.cuMemsetD32Async(ptr, (k + 1) & 0x7FFFFF, nbytes // 4, self.device.stream),
+                       "cuMemsetD32Async")
+
     def read_outputs(self) -> Dict[str, np.ndarray]:
         bound = self.plan.bound
         out = {}

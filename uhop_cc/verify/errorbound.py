@@ -46,7 +46,7 @@ import numpy as np
 from ..ir import nodes as N
 from ..ir import printer
 
-__all__ = ["LAMBDA", "LAMBDA_NORM", "EPS", "ErrorBounds", "magnitude_program", "error_bounds"]
+__all__ = ["LAMBDA", "LAMBDA_NORM", "EPS", "ErrorBounds", "magnitude_program", "error_bounds", "error_bounds_at"]
 
 LAMBDA = 4.0  # per element: headroom over the first-order bound
 LAMBDA_NORM = 1.0  # normwise: random rounding errors sit well below the worst case on average
@@ -238,3 +238,18 @@ def error_bounds(bound, inputs: Mapping[str, object]) -> ErrorBounds:
     except Exception as e:  # noqa: BLE001 - an unsupported construct: keep the relative tolerance
         return ErrorBounds(None, f"fallback: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     return ErrorBounds({o: np.asarray(res[m], np.float64) for o, m in outs.items()}, "error-analysis")
+
+
+def error_bounds_at(bound, inputs: Mapping[str, object], points: Mapping[str, np.ndarray]) -> ErrorBounds:
+    """M at some elements only (`interpreter.run_at`'s points), for a sampled check of a large shape."""
+    from .. import ir
+    from ..ir import interpreter
+    try:
+        text, outs = magnitude_program(bound)
+        if len(text) > _MAX_TEXT:
+            return ErrorBounds(None, f"fallback: the magnitude program is too large ({len(text)} characters)")
+        mk = ir.bind_shapes(ir.select_kernel(ir.load(text)), dict(bound.sizes))
+        res = interpreter.run_at(mk, inputs, {m: points[o] for o, m in outs.items() if o in points})
+    except Exception as e:  # noqa: BLE001
+        return ErrorBounds(None, f"fallback: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    return ErrorBounds({o: np.asarray(res[m], np.float64) for o, m in outs.items() if m in res}, "error-analysis")

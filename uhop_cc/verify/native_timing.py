@@ -47,7 +47,7 @@ except (ImportError, AttributeError) as _exc:  # pragma: no cover - broken insta
 __all__ = [
     "HarnessUnavailable", "LoopRun", "native_available", "opencl_available", "opencl_library", "cuda_available",
     "cuda_unavailable_reason", "summarize", "median_ci", "opencl_run", "time_opencl", "cuda_run", "time_cuda",
-    "time_cuda_stages", "cuda_prepared_stages", "default_flush_bytes", "roofline", "performance", "measure_peaks", "CudaDriver",
+    "time_cuda_stages", "cuda_prepared_stages", "default_flush_bytes", "host_llc_bytes", "roofline", "performance", "measure_peaks", "CudaDriver",
 ]
 
 _SUMMARY_INT = ("runs", "outliers")
@@ -273,6 +273,11 @@ def _host_llc_bytes() -> int:
     except (OSError, ValueError):
         pass
     return best
+
+
+def host_llc_bytes() -> int:
+    """The host's last-level cache in bytes (sysfs; a guess where it cannot be read)."""
+    return _host_llc_bytes()
 
 
 def default_flush_bytes(cl_device: Any = None) -> int:

@@ -1,20 +1,83 @@
-"""Run untrusted kernels in a child process: hangs and crashes become statuses.
+"""Run untrusted kernels in a child process: hangs, crashes and resource blow-ups become statuses.
 
-A generated kernel may loop forever or crash the OpenCL driver (and with it the
-process). `run_isolated` runs a picklable top-level function in a fresh `spawn` child,
-kills it when the time limit passes, and reports how it ended.
+A generated kernel may loop forever, crash the OpenCL driver (and with it the process), or
+make the compiler eat the machine (a macro bomb drove a child to 18.9 GB). `run_isolated`
+runs a picklable top-level function in a fresh `spawn` child under resource limits -- address
+space (RLIMIT_AS), CPU seconds (RLIMIT_CPU), file size (RLIMIT_FSIZE), no core dumps -- kills it
+when the wall-clock limit passes, and reports how it ended. `limits()` gives the defaults
+(UHOP_SANDBOX_MEMORY_MB overrides the memory limit) and `apply_limits` sets them, also for
+plain subprocesses (the preprocessor, compilers) through `preexec_fn`.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import multiprocessing.connection as mpc
+import os
 import signal as _signal
 import time
 import traceback
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
-__all__ = ["IsolatedResult", "run_isolated", "validate_isolated", "build_and_validate"]
+__all__ = ["IsolatedResult", "run_isolated", "validate_isolated", "build_and_validate", "Limits", "limits",
+           "apply_limits", "MEMORY_ENV"]
+
+MEMORY_ENV = "UHOP_SANDBOX_MEMORY_MB"
+_BASE_MEMORY = 2 << 30  # PoCL, LLVM and NumPy reserve ~0.7 GB of address space before any work
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: Optional[int]  # RLIMIT_AS; None: unlimited
+    cpu_s: Optional[int]  # RLIMIT_CPU
+    file_bytes: Optional[int] = 1 << 30  # RLIMIT_FSIZE (compiler caches)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"memory_mb": None if self.memory_bytes is None else self.memory_bytes >> 20, "cpu_s": self.cpu_s,
+                "file_mb": None if self.file_bytes is None else self.file_bytes >> 20}
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
+def limits(work_bytes: int = 0, timeout_s: float = 60.0) -> Limits:
+    """Limits for a child that handles `work_bytes` of tensors (host copies, guard zones and the
+    reference's float64 arrays are counted by the factor 8): at most 3/4 of the machine."""
+    env = os.environ.get(MEMORY_ENV, "").strip()
+    if env:
+        try:
+            mb = int(env)
+        except ValueError:
+            mb = 0
+        memory = None if mb <= 0 else mb << 20
+    else:
+        memory = min(_BASE_MEMORY + 8 * max(0, int(work_bytes)), _physical_memory() * 3 // 4)
+    cpu = int(max(10.0, timeout_s) * max(1, os.cpu_count() or 1) + 10)
+    return Limits(memory, cpu)
+
+
+def apply_limits(lim: Optional[Limits]) -> None:
+    """Set `lim` on the calling process (a child: the limits cannot be raised again)."""
+    if lim is None:
+        return
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    for what, value in ((resource.RLIMIT_AS, lim.memory_bytes), (resource.RLIMIT_CPU, lim.cpu_s),
+                        (resource.RLIMIT_FSIZE, lim.file_bytes), (resource.RLIMIT_CORE, 0)):
+        if value is None:
+            continue
+        try:
+            _soft, hard = resource.getrlimit(what)
+            value = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
+            resource.setrlimit(what, (value, value))
+        except (ValueError, OSError):
+            pass
 
 
 @dataclass
@@ -38,8 +101,10 @@ class IsolatedResult:
                 "signal": self.signal, "seconds": self.seconds}
 
 
-def _child(conn, fn, args, kwargs) -> None:
+def _child(conn, fn, args, kwargs, lim: Optional[Limits] = None) -> None:
     try:
+        _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+        apply_limits(lim)
         value = fn(*args, **kwargs)
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         msg = ("error", "".join(traceback.format_exception(type(e), e, e.__traceback__)))
@@ -62,14 +127,17 @@ def _signame(code: Optional[int]) -> Optional[str]:
         return f"signal {-code}"
 
 
-def run_isolated(fn, *args, timeout_s: float = 60.0, **kwargs) -> IsolatedResult:
-    """Call `fn(*args, **kwargs)` in a spawned child process, with a wall-clock limit.
+def run_isolated(fn, *args, timeout_s: float = 60.0, resource_limits: Optional[Limits] = None,
+                 **kwargs) -> IsolatedResult:
+    """Call `fn(*args, **kwargs)` in a spawned child process, with a wall-clock limit and
+    `resource_limits` (default `limits(0, timeout_s)`).
 
     `fn`, its arguments and its value must be picklable (`fn` a top-level function).
     Never raises for what happens in the child."""
     ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, fn, args, kwargs), daemon=True)
+    lim = resource_limits if resource_limits is not None else limits(0, timeout_s)
+    proc = ctx.Process(target=_child, args=(send, fn, args, kwargs, lim), daemon=True)
     t0 = time.perf_counter()
     try:
         proc.start()

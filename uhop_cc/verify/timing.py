@@ -105,11 +105,14 @@ def _event_seconds(ev) -> Optional[float]:
 
 
 def time_launch(prepared, *, warmup: int = 2, min_runs: int = 5, max_runs: int = 100, budget_s: float = 2.0,
-                target_rel_ci: float = 0.02) -> Timing:
-    """Time `prepared.launch()` (a `PreparedLaunch`): device time per launch, summed over stages."""
+                target_rel_ci: float = 0.02, repoison: bool = False) -> Timing:
+    """Time `prepared.launch()` (a `PreparedLaunch`): device time per launch, summed over stages.
+    `repoison`: `prepared.repoison(k)` refills the outputs before every launch, outside the clock."""
     min_runs = max(1, int(min_runs))
     max_runs = max(min_runs, int(max_runs))
-    for _ in range(max(0, int(warmup))):
+    fill = (lambda k: (prepared.repoison(k), prepared.finish())) if repoison else (lambda k: None)
+    for w in range(max(0, int(warmup))):
+        fill(w)
         prepared.launch()
         prepared.finish()
     device: List[float] = []
@@ -119,6 +122,7 @@ def time_launch(prepared, *, warmup: int = 2, min_runs: int = 5, max_runs: int =
     stopped_by = "max_runs"
     t_start = time.perf_counter()
     while len(wall) < max_runs:
+        fill(len(wall) + int(warmup))
         t0 = time.perf_counter()
         events = prepared.launch()
         if events:

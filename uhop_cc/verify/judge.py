@@ -1,0 +1,256 @@
+"""The judge: build an untrusted kernel, test it against the reference, time it honestly.
+
+Runs in a child process (`ai.checks.run_checks` puts it there, under resource limits); returns
+a JSON-like dict whose "stage" says how far it got. What it checks, and why:
+
+* every test shape (the requested one when small, a random one below and above it, and a
+  hidden one the LLM never sees: primes or size 1) with several input distributions
+  (`inputs.py`; the first shape gets all eight), a different poison per run (NaN, random
+  finite, zeros), large guard zones around every buffer, inputs compared before and after,
+  and the first input set run twice (the runs must agree);
+* the requested shape always: when the full reference is too expensive, a random sample of
+  output elements (plus the first and last) is evaluated pointwise by the reference
+  (`interpreter.run_at`), and every element must have been written;
+* the timed runs: outputs and temporaries are refilled with a changing pattern before every
+  repetition (outside the clock), and the outputs of the last repetition are checked like the
+  others -- a kernel that skips work when its output looks done is caught;
+* the time itself: faster than the physical roof (bytes over the measured bandwidth, flops
+  over the measured peak, with headroom for caches) is SUSPICIOUS.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["check_candidate", "sampled_check", "guard_bytes_for", "suspicious", "SAMPLES"]
+
+SAMPLES = 256  # random output elements checked at a shape too large for the whole reference
+_TEMP_BUDGET = 1 << 24  # elements of temporaries the reference may evaluate whole for a sampled check
+_FIRST_DISTRIBUTIONS = ("uniform", "normal", "wide", "heavy", "large", "constant", "sparse", "special")
+_OTHER_DISTRIBUTIONS = (("uniform", "wide", "normal"), ("normal", "large", "uniform"), ("wide", "heavy", "uniform"))
+
+
+def _mark(path: Optional[str], what: str) -> None:
+    if path:
+        try:
+            with open(path, "w") as f:
+                f.write(what)
+        except OSError:
+            pass
+
+
+def _quiet() -> None:
+    """The child's stdout/stderr to /dev/null: compiler chatter stays out of the user's terminal."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _tensor_bytes(bound) -> List[int]:
+    from ..runtime.opencl import TENSOR_NP_DTYPE
+    return [int(np.prod(shape, dtype=np.int64)) * np.dtype(TENSOR_NP_DTYPE[bound.dtype(n)]).itemsize
+            for n, shape in bound.shapes.items()]
+
+
+def guard_bytes_for(bound, reach_bytes: Optional[int] = None) -> int:
+    """Guard zones large enough for any index the launch can reach: the static analysis's reach
+    past the buffers when known, else twice the largest tensor; at least 1 MiB, at most 64 MiB."""
+    largest = max(_tensor_bytes(bound) or [0])
+    want = reach_bytes if reach_bytes is not None else 2 * largest
+    return int(min(max(want + 4096, 1 << 20), 64 << 20))
+
+
+def _slim(report: Dict[str, Any], label: str) -> Dict[str, Any]:
+    """A validation report without the bulky per-run detail."""
+    r = dict(report)
+    runs = r.pop("runs", []) or []
+    r["run_reasons"] = [x.get("reasons", []) for x in runs]
+    r["distributions"] = [x.get("distribution") for x in runs]
+    r["oob"] = any(not g.get("ok", True) for x in runs for g in (x.get("guards") or {}).values())
+    r["inputs_modified"] = sorted({n for x in runs for n in (x.get("inputs_modified") or [])})
+    r["label"] = label
+    return r
+
+
+def _sample_points(bound, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+    pts = {}
+    for p in bound.checked.outputs:
+        shape = tuple(bound.shapes[p.name])
+        n = int(np.prod(shape, dtype=np.int64))
+        if not shape or not n:
+            pts[p.name] = np.zeros((1 if not shape else 0, len(shape)), np.int64)
+            continue
+        flat = np.unique(np.concatenate([[0, n - 1], rng.integers(0, n, size=min(SAMPLES, n))]))
+        pts[p.name] = np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64)
+    return pts
+
+
+def sampled_check(bound, inputs, outputs: Mapping[str, np.ndarray], seed: int = 0) -> Tuple[Optional[bool], str, int]:
+    """Outputs at a random sample of elements against the pointwise reference, within error
+    bounds. (ok, reason, elements checked); ok None when the reference cannot afford it."""
+    from ..ir import interpreter
+    from .errorbound import error_bounds_at
+    from .tolerance import compare, reduction_length, tolerance_for
+    temps = sum(int(np.prod(bound.shapes[t.name], dtype=np.int64)) for t in bound.checked.temps())
+    if temps > _TEMP_BUDGET:
+        return None, f"not value-checked: its temporaries hold {temps} elements, more than the reference's " \
+                     f"budget of {_TEMP_BUDGET} for a sampled check", 0
+    pts = _sample_points(bound, np.random.default_rng(seed))
+    expected = interpreter.run_at(bound, inputs, pts)
+    mags = error_bounds_at(bound, inputs, pts).magnitudes or {}
+    red = reduction_length(bound)
+    checked = 0
+    for p in bound.checked.outputs:
+        idx = tuple(pts[p.name].T)
+        got = np.asarray(outputs[p.name])[idx] if outputs[p.name].ndim else np.asarray(outputs[p.name]).reshape(1)
+        c = compare(got, expected[p.name], p.dtype, tolerance_for(p.dtype, red), mags.get(p.name))
+        checked += c.elements
+        if not c.ok:
+            at = tuple(int(i) for i in pts[p.name][c.first_index[0]]) if c.first_index else ()
+            return False, (f"output {p.name}: {c.mismatches} of {c.elements} sampled elements differ; first at "
+                           f"{at}: got {c.first_got}, expected {c.first_expected}"), checked
+    return True, "", checked
+
+
+def _requested(device, build, stages, bound, guard: int, seed: int) -> Dict[str, Any]:
+    """The requested shape when it is too large for the whole reference: one run, every element
+    written, guards intact, inputs untouched, and a sample of values right."""
+    from ..runtime.opencl import Poison
+    from .inputs import make_inputs
+    inputs = make_inputs(bound, "normal", seed)
+    res = device.run(build, stages, bound, inputs, guard_bytes=guard, poison=Poison.varied(1, seed))
+    bad = [f"{g.tensor}: {g.describe()}" for g in res.guards.values() if not g.ok]
+    unwritten = {p.name: int(res.poisoned(p.name).sum()) for p in bound.checked.outputs}
+    reasons = [f"out-of-bounds write: {b}" for b in bad]
+    reasons += [f"output {k}: {v} elements never written" for k, v in unwritten.items() if v]
+    reasons += [f"input {n}: modified by the kernel" for n in res.inputs_modified]
+    if reasons:
+        return {"ok": False, "reason": "; ".join(reasons), "oob": bool(bad), "inputs_modified": res.inputs_modified}
+    ok, why, n = sampled_check(bound, inputs, res.outputs, seed)
+    if ok is False:
+        return {"ok": False, "reason": why, "oob": False, "sampled": n}
+    return {"ok": True, "sampled": n, "note": why or None}
+
+
+def suspicious(seconds: float, flops: float, nbytes: float, peaks: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """Why a time cannot be true (faster than the roof with generous headroom), or None."""
+    if not peaks or not seconds or seconds <= 0:
+        return None
+    gbps, gflops = float(peaks.get("gbps") or 0), float(peaks.get("gflops") or 0)
+    llc = float(peaks.get("llc_bytes") or 32 << 20)
+    bw_room = 16.0 if nbytes <= llc else 2.0  # a cache-resident working set beats the measured DRAM bandwidth
+    t_mem = nbytes / (bw_room * gbps * 1e9) if gbps > 0 else 0.0
+    t_flop = flops / (2.0 * gflops * 1e9) if gflops > 0 else 0.0
+    roof = max(t_mem, t_flop)
+    if seconds < roof:
+        return (f"{seconds * 1e6:.3g} us is faster than physically possible here ({roof * 1e6:.3g} us for "
+                f"{nbytes:.3g} bytes at {bw_room:g}x {gbps:.3g} GB/s and {flops:.3g} flops at 2x {gflops:.3g} GFLOP/s)")
+    return None
+
+
+def _timed(device, build, stages, bound, target: str, budget_s: float, seed: int) -> Tuple[Dict[str, Any], Any]:
+    """Time with the outputs refilled before every repetition; (timing json, outputs after it)."""
+    from .inputs import make_inputs
+    from .timing import time_launch
+    inputs = make_inputs(bound, "normal", seed)
+    prepared = device.prepare(build, stages, bound, inputs, arena=True) if target == "opencl" else \
+        device.prepare(build, stages, bound, inputs)
+    try:
+        t = None
+        if target == "opencl" and prepared.arena is not None:
+            from .native_timing import HarnessUnavailable, time_opencl
+            try:
+                t = time_opencl(prepared, budget_s=budget_s, flush_buffer=prepared.arena)
+            except HarnessUnavailable:
+                t = None
+        if t is None:
+            t = time_launch(prepared, budget_s=budget_s, repoison=True)
+        outputs = prepared.read_outputs()
+    finally:
+        prepared.release()
+    tj = t.to_json()
+    tj.pop("samples_s", None)
+    tj["repoisoned"] = True
+    return tj, (inputs, outputs)
+
+
+def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], target: str,
+                    shapes: Sequence[Tuple[str, Mapping[str, int]]], requested: Mapping[str, int], *,
+                    seeds: Sequence[int] = (1, 2), time_it: bool = True, budget_s: float = 1.0,
+                    progress_path: Optional[str] = None, device_index: Any = None, guard_bytes: Optional[int] = None,
+                    peaks: Optional[Mapping[str, Any]] = None, deterministic: bool = True) -> Dict[str, Any]:
+    """See the module docstring. `seeds[0]` seeds everything (the rest is kept for the record)."""
+    _mark(progress_path, "starting")
+    _quiet()
+    from .. import ir
+    from ..codegen.launch import LaunchError, parse_launch
+    from ..runtime import open_device
+    from .validate import validate
+
+    checked = ir.select_kernel(ir.load(uir_source), kernel_name)
+    device = open_device(target, device_index)
+    try:
+        stages = parse_launch(source, target)
+    except LaunchError as e:
+        return {"stage": "launch", "ok": False, "reason": f"bad @launch annotations: {e}"}
+    _mark(progress_path, "compiling")
+    build = device.build(source)
+    bj = build.to_json()
+    if not build.ok:
+        return {"stage": "build", "ok": False, "log": build.log or "", "build": bj}
+    seed = int(seeds[0]) if seeds else 1
+    out: Dict[str, Any] = {"stage": "validate", "ok": False, "build": bj, "shapes": []}
+    for k, (label, sizes) in enumerate(shapes):
+        _mark(progress_path, f"validating at {'a hidden shape' if label == 'hidden' else _fmt(sizes)}")
+        bound = ir.bind_shapes(checked, dict(sizes))
+        dists = _FIRST_DISTRIBUTIONS if k == 0 else _OTHER_DISTRIBUTIONS[k % len(_OTHER_DISTRIBUTIONS)]
+        guard = guard_bytes if guard_bytes is not None else guard_bytes_for(bound)
+        rep = validate(device, build, stages, bound, seeds=[seed * 1000 + k * 10 + j for j in range(len(dists))],
+                       distributions=dists, guard_bytes=guard, repeat=True, deterministic=deterministic).to_json()
+        rep = _slim(rep, label)
+        out["shapes"].append(rep)
+        if not rep["ok"]:
+            out["failed"] = rep
+            return out
+    bound = ir.bind_shapes(checked, dict(requested))
+    guard = guard_bytes if guard_bytes is not None else guard_bytes_for(bound)
+    if not any(dict(s) == dict(requested) for _, s in shapes):
+        _mark(progress_path, "checking the requested sizes")
+        out["stage"] = "requested"
+        try:
+            r = _requested(device, build, stages, bound, guard, seed + 7)
+        except Exception as e:  # noqa: BLE001
+            r = {"ok": False, "reason": f"launch failed: {e}", "oob": False}
+        r.update(sizes=dict(requested), label="requested")
+        out["sanity"] = r
+        if not r["ok"]:
+            out["failed"] = r
+            return out
+    out["ok"], out["stage"] = True, "validated"
+    if time_it:
+        _mark(progress_path, "timing at the requested sizes")
+        out["stage"] = "time"
+        tj, (inputs, outputs) = _timed(device, build, stages, bound, target, budget_s, seed + 11)
+        out["timing"] = tj
+        _mark(progress_path, "checking the timed runs' outputs")
+        ok, why, _n = sampled_check(bound, inputs, outputs, seed + 13)
+        if ok is False:
+            out["ok"] = False
+            out["failed"] = {"ok": False, "reason": f"the outputs of the timed runs are wrong: {why}",
+                             "sizes": dict(requested), "label": "timed", "oob": False}
+            return out
+        from ..lower import build_spec
+        spec = build_spec(bound)
+        out["suspicious"] = suspicious(tj.get("median_s") or 0.0, spec.flops, spec.bytes_min, peaks)
+        out["stage"] = "timed"
+    return out
+
+
+def _fmt(sizes: Mapping[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sizes.items())
