@@ -59,8 +59,9 @@ class CompiledKernel:
         key = tuple(sorted((k, int(v)) for k, v in sizes.items()))
         if key not in self._cache:
             bound = ir.bind_shapes(self.checked, dict(sizes))
+            # use_cache=False: a cached LLM kernel is untrusted and never runs in this process
             result = compile_bound(bound, target=self.target, device=self.device, strategy=self.strategy,
-                                   validate=self.validate, time=time)
+                                   validate=self.validate, time=time, use_cache=False)
             if not result.ok:
                 raise KernelError(f"{self.name}: {result.reason}")
             self._cache[key] = (bound, result)

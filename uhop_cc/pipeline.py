@@ -44,6 +44,19 @@ class CompileResult:
     program: Any = None  # the built program, for callers that keep running it
     stages: tuple = ()
     ai: Optional[Dict[str, Any]] = None  # uhop_cc.ai.loop.AiOutcome.to_json() when compiled with ai=...
+    # an untrusted kernel (cache hit, AI kernel, --kernel-source) was judged in a child process and never
+    # built here: `program` is None; `audit` is the verdict
+    audit: Optional[Dict[str, Any]] = None
+
+    @property
+    def status(self) -> str:
+        """PASSED (validated on the device), NOT_RUN (compiled only), NOT_VALIDATED (--no-validate),
+        the untrusted kernel's failing status, or FAILED."""
+        if self.ok:
+            if self.compile_only:
+                return "NOT_RUN"
+            return "PASSED" if self.validation and self.validation.get("ok") else "NOT_VALIDATED"
+        return (self.audit or {}).get("status") or "FAILED"
 
     @property
     def gflops(self) -> Optional[float]:
@@ -59,7 +72,7 @@ class CompileResult:
 
     def to_json(self) -> dict:
         return {
-            "ok": self.ok, "reason": self.reason, "kernel": self.spec.name,
+            "ok": self.ok, "status": self.status, "reason": self.reason, "kernel": self.spec.name,
             "target": self.kernel.target if self.kernel else None, "compile_only": self.compile_only,
             "sizes": self.spec.sizes, "category": self.spec.category,
             "strategy": self.kernel.strategy if self.kernel else None,
@@ -69,7 +82,7 @@ class CompileResult:
             "gflops": self.gflops, "gbps": self.gbps,
             "build": self.build, "validation": self.validation, "timing": self.timing, "roofline": self.roofline,
             "analysis": self.analysis,
-            "attempts": [a.to_json() for a in self.attempts], "ai": self.ai,
+            "attempts": [a.to_json() for a in self.attempts], "ai": self.ai, "audit": self.audit,
         }
 
     def summary(self) -> str:
@@ -80,7 +93,7 @@ class CompileResult:
             params = ", ".join(f"{k}={v}" for k, v in self.kernel.params.items())
             lines.append(f"  kernel     {self.kernel.strategy}" + (f" ({params})" if params else ""))
         for a in self.attempts:
-            if a.status != "ok":
+            if a.status != "ok" and a.status != "rejected":  # a rejected untrusted kernel: see `verdict`
                 lines.append(f"  fallback   {a.strategy}: {a.status}: {a.reason}")
         if self.analysis is not None:
             a = self.analysis
@@ -115,8 +128,11 @@ class CompileResult:
             r = self.roofline
             lines.append(f"  roofline   {r['fraction'] * 100:.1f}% of the {r['bound']}-bound roof "
                          f"({r['peak_gflops']:.0f} GFLOP/s, {r['peak_gbps']:.0f} GB/s measured)")
+        if self.audit is not None:
+            lines.append(f"  verdict    {self.audit.get('status')}: {self.audit.get('reason')} (checked in a child "
+                         "process; never run in this one)")
         if self.compile_only and self.ok:
-            lines.append(f"  note       {self.reason}")
+            lines.append(f"  status     NOT_RUN: {self.reason}")
         if not self.ok:
             lines.append(f"  error      {self.reason}")
         if self.ai:
@@ -183,11 +199,64 @@ def _tuned(bound: BoundKernel, target: str, hardware: Optional[Dict[str, Any]], 
     return hit if hit is not None and hit.template == template else None
 
 
+def _untrusted(kernel: GeneratedKernel) -> bool:
+    """Kernels that uhopc did not generate: a cached LLM kernel, a user's --kernel-source."""
+    return kernel.strategy == "user" or bool(kernel.params.get("cached"))
+
+
+def user_kernel(bound: BoundKernel, target: str, source: str, file_name: str) -> GeneratedKernel:
+    """A user's own kernel source (`uhopc compile --kernel-source`) as the one candidate."""
+    return GeneratedKernel(target, source, bound.name, "user", {"file": Path(file_name).name},
+                           "kernel.cu" if target == "cuda" else "kernel.cl")
+
+
+def _judge(result: CompileResult, kernel: GeneratedKernel, attempt: Attempt, bound: BoundKernel, target: str,
+           device, spec: KernelSpec, time_budget_s: float, roofline: bool, say) -> bool:
+    """An untrusted kernel through every check, in a child process (ai.checks.audit_source): True
+    when it passed; a failing cache hit is invalidated and archived with its reason."""
+    from .ai.checks import audit_source
+    say(f"checking the {'cached' if kernel.params.get('cached') else 'user'} kernel in a child process")
+    peaks = None
+    if target == "opencl":
+        try:
+            from .verify.native_timing import host_llc_bytes, measure_peaks
+            peaks = dict(measure_peaks(device), llc_bytes=host_llc_bytes())
+        except Exception:  # noqa: BLE001 - no roof: the SUSPICIOUS check is skipped
+            peaks = None
+    audit = audit_source(kernel.source, bound, target, spec=spec, device_index=getattr(device, "index", None),
+                         budget_s=time_budget_s, peaks=peaks)
+    result.audit = audit.to_json()
+    if audit.static.report is not None:
+        result.analysis = audit.static.report
+    if not audit.passed:
+        attempt.status, attempt.reason = "rejected", f"{audit.status}: {audit.reason}"
+        result.kernel, result.reason = kernel, f"{kernel.strategy} kernel rejected: {audit.status}: {audit.reason}"
+        if kernel.params.get("cached"):
+            from .dataset.cache import reject
+            reject(bound, kernel, target, str(spec.hardware.get("name", "")), audit.status, audit.reason)
+        return False
+    co = audit.outcome
+    shapes = (co.validation or {}).get("shapes") or []
+    result.kernel, result.ok, result.reason = kernel, True, ""
+    result.validation = dict(shapes[-1] if shapes else {}, ok=True, shapes=shapes,
+                             runs=[{"label": x.get("label")} for x in shapes for _ in x.get("run_reasons") or [0]],
+                             sanity=(co.validation or {}).get("sanity"))
+    result.timing = co.timing
+    result.program, result.stages = None, tuple(audit.static.stages or ())
+    if roofline and peaks and co.timing and co.timing.get("median_s"):
+        from .verify.native_timing import roofline as roof
+        result.roofline = dict(roof(spec.flops, spec.bytes_min, peaks["gflops"], peaks["gbps"],
+                                    seconds=co.timing["median_s"]), peaks=peaks)
+    return True
+
+
 def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, strategy: str = "auto",
                   params: Optional[Dict[str, Any]] = None, validate: bool = True, time: bool = True,
                   outdir: Optional[Path] = None, emit_host: bool = False, time_budget_s: float = 2.0,
                   roofline: bool = False, progress=None, ai: Optional[Dict[str, Any]] = None,
-                  use_cache: bool = True) -> CompileResult:
+                  use_cache: bool = True, kernel_source: Optional[GeneratedKernel] = None) -> CompileResult:
+    """The compile job. `kernel_source` (see `user_kernel`) replaces code generation: the user's
+    kernel alone is judged, like every untrusted kernel, in a child process."""
     from .verify.validate import validate as run_validation
 
     say = progress or (lambda msg: None)
@@ -197,7 +266,7 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
     if target == "cuda" and device is None:
         from .runtime.cuda import cuda_available
         if not cuda_available():
-            return compile_only_cuda(bound, strategy, params, outdir, emit_host, say, ai)
+            return compile_only_cuda(bound, strategy, params, outdir, emit_host, say, ai, kernel_source)
     if device is None:
         if target == "cuda":
             from .runtime.cuda import CUDADevice
@@ -208,9 +277,15 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
     hardware = device.fingerprint()
     spec = build_spec(bound, hardware)
     result = CompileResult(spec, None, False)
-    for kernel in candidates(bound, target, strategy, params, hardware, result.attempts, use_cache):
+    kernels = [kernel_source] if kernel_source is not None else \
+        candidates(bound, target, strategy, params, hardware, result.attempts, use_cache)
+    for kernel in kernels:
         attempt = Attempt(kernel.strategy, dict(kernel.params), "ok")
         result.attempts.append(attempt)
+        if _untrusted(kernel):
+            if _judge(result, kernel, attempt, bound, target, device, spec, time_budget_s, roofline, say):
+                break
+            continue
         try:
             stages = parse_launch(kernel.source, target)
         except LaunchError as e:
@@ -248,7 +323,7 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
         result.ok, result.reason = True, ""
         result.program, result.stages = build, stages
         break
-    if result.ok and time:
+    if result.ok and time and result.program is not None:
         say("timing")
         from .ir import interpreter
         prepared = device.prepare(result.program, result.stages, bound, interpreter.random_inputs(bound, seed=3))
@@ -290,11 +365,24 @@ def _time(prepared, budget_s: float, target: str = "opencl"):
         return time_launch(prepared, budget_s=budget_s)
 
 
-def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_host, say, ai=None) -> CompileResult:
+def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_host, say, ai=None,
+                      kernel_source: Optional[GeneratedKernel] = None) -> CompileResult:
     """No GPU: generate and compile with NVRTC (a real compile check), run nothing."""
     from .runtime.cuda import nvrtc_compile
     spec = build_spec(bound, {"name": "none (NVRTC compile check only)"})
     result = CompileResult(spec, None, False, compile_only=True)
+    if kernel_source is not None:  # a user's kernel: static checks of the expanded source, then NVRTC
+        from .ai.checks import audit_source
+        audit = audit_source(kernel_source.source, bound, "cuda", run=False, spec=spec)
+        result.kernel, result.audit = kernel_source, audit.to_json()
+        result.attempts.append(Attempt("user", dict(kernel_source.params), "ok" if audit.status == "NOT_RUN"
+                                       else "rejected", audit.reason))
+        result.ok = audit.status == "NOT_RUN"
+        result.reason = ("compiled with NVRTC only: no CUDA device to validate or time on" if result.ok
+                         else f"user kernel rejected: {audit.status}: {audit.reason}")
+        if outdir is not None:
+            result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
+        return result
     for kernel in candidates(bound, "cuda", strategy, params, None, result.attempts):
         attempt = Attempt(kernel.strategy, dict(kernel.params), "ok")
         result.attempts.append(attempt)
@@ -330,11 +418,15 @@ def _roofline(device, spec: KernelSpec, seconds: float) -> Dict[str, Any]:
 
 
 def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_host: bool) -> Path:
+    """The kernel, spec.json and report.json, with every secret (key-like environment variables,
+    .env values) scrubbed: an LLM that echoes a key must not put it on disk."""
+    from .dataset.records import Scrubber
+    scrub = Scrubber()
     outdir.mkdir(parents=True, exist_ok=True)
     if result.kernel is not None:
-        (outdir / result.kernel.file_name).write_text(result.kernel.source)
-    (outdir / "spec.json").write_text(result.spec.dumps() + "\n")
-    (outdir / "report.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        (outdir / result.kernel.file_name).write_text(scrub.text(result.kernel.source))
+    (outdir / "spec.json").write_text(scrub.text(result.spec.dumps()) + "\n")
+    (outdir / "report.json").write_text(scrub.json(result.to_json()) + "\n")
     if emit_host and result.kernel is not None:
         if result.kernel.target == "cuda":
             from .codegen.host.cuda_host import emit_cuda_project

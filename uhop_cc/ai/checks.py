@@ -21,6 +21,7 @@ import numpy as np
 from ..verify.judge import check_candidate
 
 __all__ = ["Finding", "StaticResult", "precheck", "static_checks", "choose_shapes", "check_candidate", "UNTRUSTED_ERRORS",
+           "Audit", "audit_source", "uses_atomics",
            "CheckOutcome", "run_checks", "nvrtc_check", "ttmetal_check", "MAX_SOURCE_BYTES"]
 
 MAX_SOURCE_BYTES = 256 * 1024
@@ -503,3 +504,58 @@ def ttmetal_check(sources: Mapping[str, str]) -> CheckOutcome:
                                     seconds=time.perf_counter() - t0)
     return CheckOutcome(None, "structure and syntax checked (no TT-Metal hardware to run on)",
                         seconds=time.perf_counter() - t0)
+
+
+def uses_atomics(source: str) -> bool:
+    """Float atomics may sum in any order: two runs then agree within the bounds, not bitwise."""
+    return bool(re.search(r"\batomic\w*\s*\(|\batom_\w+\s*\(", source))
+
+
+# ------------------------------------------------------------------ one untrusted source, every check
+@dataclass
+class Audit:
+    """The verdict on one untrusted kernel source (a cache hit, `--kernel-source`, an archived
+    attempt): `status` is PASSED when every check passed, NOT_RUN when nothing could run here,
+    else the failing status of statuses.py."""
+    status: str
+    reason: str
+    static: StaticResult
+    outcome: Optional[CheckOutcome] = None
+    source: str = ""  # what was built (the preprocessed source)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "PASSED"
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"status": self.status, "reason": self.reason, "static": self.static.to_json(),
+                "check": self.outcome.to_json() if self.outcome is not None else None}
+
+
+def audit_source(source: str, bound, target: str, *, run: bool = True, spec=None, device_index: Any = None,
+                 budget_s: float = 1.0, timeout_s: float = 60.0, peaks: Optional[Mapping[str, Any]] = None,
+                 seed: Optional[int] = None, time_it: bool = True) -> Audit:
+    """Static checks of the preprocessed source, then (with `run`) the judge in a child process on
+    every test shape and the requested one; without `run`, an NVRTC compile for CUDA (NOT_RUN).
+    Nothing here builds or runs the source in this process."""
+    if spec is None:
+        from ..lower import build_spec
+        spec = build_spec(bound)
+    st = static_checks(source, target, spec)
+    if not st.ok:
+        return Audit("ANALYSIS_REJECTED", "; ".join(str(f) for f in st.errors[:3]), st)
+    built = st.source or source
+    if not run:
+        co = nvrtc_check(built) if target == "cuda" else CheckOutcome(None, "analysed only")
+        return Audit(co.status or "NOT_RUN", co.reason or "static checks passed; nothing ran here", st, co, built)
+    rng = random.Random(seed)
+    shapes = choose_shapes(bound.checked, bound.sizes, rng)
+    from ..ir import printer
+    uir = printer.kernel(bound.checked.kernel)
+    co = run_checks(built, uir, bound.name, target, shapes, dict(bound.sizes),
+                    seeds=[rng.randrange(1, 2 ** 31) for _ in range(2)], timeout_s=timeout_s + budget_s,
+                    time_it=time_it, budget_s=budget_s, device_index=device_index, peaks=peaks,
+                    deterministic=not uses_atomics(built))
+    if co.status is not None:
+        return Audit(co.status, co.reason, st, co, built)
+    return Audit("PASSED", "every check passed", st, co, built)

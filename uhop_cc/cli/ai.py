@@ -88,6 +88,17 @@ def compile_options(args) -> Optional[Dict[str, Any]]:
             "rounds": args.rounds}
 
 
+def secrets_of(ai_opts: Optional[Dict[str, Any]]) -> List[str]:
+    """The provider's key (besides every key-like environment variable, which Scrubber finds itself)."""
+    if not ai_opts:
+        return []
+    try:
+        from ..ai.providers import resolve_config
+        return [resolve_config(ai_opts.get("provider"), ai_opts.get("model"), ai_opts.get("base_url")).api_key or ""]
+    except Exception:  # noqa: BLE001
+        return []
+
+
 # ------------------------------------------------------------------ commands
 def _store(args):
     from ..dataset.store import DatasetStore

@@ -32,6 +32,10 @@ def register(sub) -> None:
     p.add_argument("--no-roofline", action="store_true",
                    help="skip measuring the device's peaks for the roofline fraction")
     p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
+    p.add_argument("--kernel-source", metavar="FILE",
+                   help="judge your own kernel (.cl or .cu, following the kernel ABI) instead of generating one: "
+                        "static analysis of the preprocessed source, then build, validation against the UIR "
+                        "reference and timing in a child process")
     from . import ai as ai_cli
     ai_cli.add_compile_arguments(p)
     p.set_defaults(func=cmd_compile)
@@ -118,6 +122,7 @@ def cmd_compile(args) -> int:
                           **ai_opts).summary)
         return rc
     bound = _bind(args)
+    user = _user_kernel(args, bound) if args.kernel_source else None
     device = _open_device(args.device, args.target)
     outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
     quiet = args.json
@@ -125,12 +130,30 @@ def cmd_compile(args) -> int:
     result = compile_bound(bound, target=args.target, device=device, strategy=args.strategy,
                            validate=not args.no_validate, time=not args.no_time, outdir=outdir,
                            emit_host=args.emit_host, roofline=not (args.no_roofline or args.no_time),
-                           progress=say, ai=ai_opts, use_cache=not args.no_cache)
+                           progress=say, ai=ai_opts, use_cache=not args.no_cache, kernel_source=user)
+    from ..dataset.records import Scrubber
+    scrub = Scrubber(ai_cli.secrets_of(ai_opts))
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print(scrub.json(result.to_json()))
     else:
-        print(result.summary())
+        print(scrub.text(result.summary()))
     return 0 if result.ok else 1
+
+
+def _user_kernel(args, bound):
+    """`--kernel-source FILE` as the one candidate; exits 2 with one line when it cannot be read."""
+    from ..pipeline import user_kernel
+    path = Path(args.kernel_source)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        print(f"error: cannot read --kernel-source {path}: {e.strerror or e}", file=sys.stderr)
+        raise SystemExit(2)
+    from ..ai.checks import MAX_SOURCE_BYTES
+    if len(data) > MAX_SOURCE_BYTES:
+        print(f"error: --kernel-source {path} is larger than {MAX_SOURCE_BYTES} bytes", file=sys.stderr)
+        raise SystemExit(2)
+    return user_kernel(bound, args.target, data.decode("utf-8", "replace"), str(path))
 
 
 def cmd_spec(args) -> int:

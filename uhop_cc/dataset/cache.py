@@ -3,9 +3,11 @@
     hit = lookup(uir_hash(bound), "opencl", device.name, bound.sizes)
     if hit: kernel = hit.generated()        # a GeneratedKernel, strategy 'ai'
 
-`pipeline.candidates` puts the cached kernel first; it is re-validated like any other
-candidate, so a stale entry costs one failed attempt, never a wrong result. The entries live
-in the dataset's index.sqlite (table best_kernels).
+`pipeline.candidates` puts the cached kernel first; it is an untrusted kernel, so the pipeline
+re-checks it in a child process (ai.checks.audit_source) before using it, never builds or runs it
+in-process, and a hit that fails is dropped and archived with its reason (`reject`): a stale or
+poisoned entry costs one failed check, never a wrong result. The entries live in the dataset's
+index.sqlite (table best_kernels).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 from .records import Scrubber, sha256
 from .store import DatasetStore, sizes_key
 
-__all__ = ["CachedKernel", "uir_hash", "lookup", "store", "invalidate", "cached_candidate"]
+__all__ = ["CachedKernel", "uir_hash", "lookup", "store", "invalidate", "cached_candidate", "reject"]
 
 
 @dataclass(frozen=True)
@@ -141,5 +143,31 @@ def cached_candidate(bound, target: str, hardware: Optional[Mapping[str, Any]], 
     try:
         hit = lookup(uir_hash(bound), target, str(hardware["name"]), bound.sizes, dataset_dir=dataset_dir)
         return hit.generated() if hit is not None else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def reject(bound, kernel, target: str, device_name: str, status: str, reason: str, *,
+           dataset_dir: Optional[Union[str, Path]] = None) -> Optional[str]:
+    """A cache hit that failed its re-check: drop the entry and archive the kernel with the
+    status and reason (provider 'cache'). Returns the archived attempt's id; never raises."""
+    from .records import AttemptRecord, STATUSES, new_attempt_id
+    try:
+        invalidate(uir_hash(bound), target, device_name, bound.sizes, dataset_dir=dataset_dir)
+    except Exception:  # noqa: BLE001 - a locked index: the archive below still records why
+        pass
+    try:
+        from ..ir import printer
+        st = _store(dataset_dir)
+        rec = AttemptRecord(
+            id=new_attempt_id(bound.name), created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            kernel=bound.name, uir_hash=uir_hash(bound), category="", target=target, device=device_name,
+            sizes=dict(bound.sizes), provider="cache", model=str(kernel.params.get("model") or ""), round=0, sample=0,
+            status=status if status in STATUSES else "RUNTIME_ERROR",
+            reason=f"cached kernel failed its re-check and was invalidated: {reason}", source_hash=sha256(kernel.source),
+            extra={"cached_attempt": kernel.params.get("attempt"), "invalidated": True})
+        files = {kernel.file_name: kernel.source, "program.uir": printer.kernel(bound.checked.kernel) + "\n"}
+        st.add(rec, files, Scrubber())
+        return rec.id
     except Exception:  # noqa: BLE001
         return None

@@ -197,7 +197,6 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
     dists = list(distributions) if distributions else [DISTRIBUTIONS[k % len(DISTRIBUTIONS)] for k in range(len(seeds))]
     runs: List[Dict[str, Any]] = []
     first_reasons: List[str] = []
-    failing_seeds: List[int] = []
 
     def report(ok: bool, reason: str) -> ValidationReport:
         return ValidationReport(ok, reason, bound.name, dict(bound.sizes), outputs, runs, red,
@@ -233,14 +232,14 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
                    inputs_modified=list(res.inputs_modified), outputs=per_output,
                    guards={n: g.to_json() for n, g in res.guards.items()})
         if reasons:
-            failing_seeds.append(int(seed))
             if not first_reasons:
                 first_reasons = reasons
         _merge(outputs, per_output, cmps, res, int(seed))
     if first_reasons:
-        reason = "; ".join(first_reasons)
-        reason += f" (failed with seed{'s' if len(failing_seeds) > 1 else ''} {', '.join(map(str, failing_seeds))}" \
-                  f" of {', '.join(map(str, seeds))})"
+        failing = [r for r in runs if not r.get("ok")]
+        names = ", ".join(f"{r.get('distribution')} (seed {r['seed']})" for r in failing[:3])
+        more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+        reason = "; ".join(first_reasons) + f" (failed on {len(failing)} of {len(runs)} input sets: {names}{more})"
         return report(False, reason)
     return report(True, "")
 
