@@ -19,15 +19,18 @@ magnitudes M:
 | a +- b +- ... (k)    | sum M(t) + (k - 1) * sum |V(t)|   (flattened chains)                  |
 | a * b                | M(a)|V(b)| + |V(a)|M(b) + |V(a*b)|                                    |
 | a / b                | (M(a) + |V(a/b)| M(b)) / |V(b)| + 3 |V(a/b)|   (2.5 ulp division)     |
-| sum over n terms     | sum M(body) + sqrt(n) sum |V(body)|  (probabilistic bound of a sum)  |
+| sum over n terms     | sum M(body) + g(n) sum |V(body)|                                       |
 | max/min, select      | max of the operands' M / the chosen branch's M                       |
 | f(x) (exp, log, ...) | |f'(V(x))| M(x) + ulp(f) |f(V(x))|   (OpenCL's ulp budget of f)       |
 | a stored tensor      | M(rhs) + |V(rhs)| (the store rounds)                                  |
 
-The sqrt(n) growth of a long sum is the probabilistic bound of Higham & Mary (2019): a
-serial float32 sum of 10^6 terms stays within it, while the worst-case (n - 1) bound would
-let a kernel that is wrong by several per cent pass (the bug the old sqrt(L)-relative
-tolerance had). The comparison is then
+The growth g(n) of a long sum: the worst case is n - 1 (times u = eps/2), which would let a
+kernel that is several per cent wrong pass a sum of 10^6 terms. Rounding errors of random data
+mostly cancel (the probabilistic bound of Higham & Mary 2019 grows like sqrt(n)), but not all:
+a serial float32 sum of 10^6 positive random terms drifts to ~4 sqrt(n) (measured), so
+g(n) = sqrt(n) + n/128. Identical terms (the 'constant' input distribution) round the same way
+at every step and drift linearly (0.11 n measured at 10^6): with `correlated=True`,
+g(n) = n/4. The comparison is then
 
     |got - ref| <= LAMBDA * eps * M + tiny          (every element)
     ||got - ref||_2 <= LAMBDA_NORM * eps * ||M||_2   (the whole output)
@@ -46,10 +49,11 @@ import numpy as np
 from ..ir import nodes as N
 from ..ir import printer
 
-__all__ = ["LAMBDA", "LAMBDA_NORM", "EPS", "ErrorBounds", "magnitude_program", "error_bounds", "error_bounds_at"]
+__all__ = ["LAMBDA", "LAMBDA_NORM", "NORM_MIN_ELEMENTS", "EPS", "ErrorBounds", "magnitude_program", "error_bounds", "error_bounds_at"]
 
 LAMBDA = 4.0  # per element: headroom over the first-order bound
-LAMBDA_NORM = 1.0  # normwise: random rounding errors sit well below the worst case on average
+LAMBDA_NORM = 2.0  # normwise (outputs of 16 elements or more): errors sit well below their bounds on average
+NORM_MIN_ELEMENTS = 16
 EPS = {"f32": 2.0 ** -23, "f16": 2.0 ** -10, "f64": 2.0 ** -52}
 _PREFIX = "uhopm_"
 _MAX_TEXT = 400_000  # a magnitude program larger than this is not worth its evaluation
@@ -103,9 +107,10 @@ def _header(e: N.Reduce, op: Optional[str] = None) -> str:
 class _Rewriter:
     """M(e) as UIR text over the same names, for one bound kernel."""
 
-    def __init__(self, bound, temps: Mapping[str, str]):
+    def __init__(self, bound, temps: Mapping[str, str], correlated: bool = False):
         self.bound = bound
         self.temps = temps  # stored tensor -> its magnitude tensor
+        self.correlated = correlated
 
     def m(self, e: N.Expr) -> str:
         if not _is_float(e):
@@ -181,7 +186,7 @@ class _Rewriter:
         for v in e.vars:
             lo, hi = self.bound.range_of(v)
             n *= max(0, hi - lo)
-        grow = math.sqrt(max(n, 1))
+        grow = max(n, 1) / 4.0 if self.correlated else math.sqrt(max(n, 1)) + n / 128.0
         if e.op == "sum":
             factors = _product_factors(e.body)
             if mb == _ZERO or all(self.m(f) == _ZERO for f in factors):
@@ -200,12 +205,12 @@ def _product_factors(e: N.Expr) -> List[N.Expr]:
     return [e]
 
 
-def magnitude_program(bound) -> Tuple[str, Dict[str, str]]:
+def magnitude_program(bound, correlated: bool = False) -> Tuple[str, Dict[str, str]]:
     """The magnitude program's UIR text and {output: its magnitude output} for a bound kernel."""
     checked = bound.checked
     k = checked.kernel
     names = {s.target: f"{_PREFIX}{s.target}" for s in k.body}
-    rw = _Rewriter(bound, {})
+    rw = _Rewriter(bound, {}, correlated)
     lines = []
     for s in k.body:
         lhs = s.indices and f"[{', '.join(s.indices)}]" or ""
@@ -223,14 +228,15 @@ def magnitude_program(bound) -> Tuple[str, Dict[str, str]]:
     return text, {p.name: names[p.name] for p in k.outputs}
 
 
-def error_bounds(bound, inputs: Mapping[str, object]) -> ErrorBounds:
-    """M for every float output of `bound` on `inputs` (never raises: falls back instead)."""
+def error_bounds(bound, inputs: Mapping[str, object], correlated: bool = False) -> ErrorBounds:
+    """M for every float output of `bound` on `inputs` (never raises: falls back instead);
+    `correlated`: the inputs repeat one value (see the module docstring)."""
     from .. import ir
     from ..ir import interpreter
     if not any(p.dtype in EPS for p in bound.checked.outputs):
         return ErrorBounds({}, "error-analysis")
     try:
-        text, outs = magnitude_program(bound)
+        text, outs = magnitude_program(bound, correlated)
         if len(text) > _MAX_TEXT:
             return ErrorBounds(None, f"fallback: the magnitude program is too large ({len(text)} characters)")
         mk = ir.bind_shapes(ir.select_kernel(ir.load(text)), dict(bound.sizes))

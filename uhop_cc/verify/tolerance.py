@@ -178,7 +178,8 @@ def _compare(got, expected, dtype: str, tol: Optional[Tolerance], magnitude=None
         worst = float(np.max(np.where(both, diff / np.maximum(allowed, 1e-300), 0.0))) if n else 0.0
     mismatches = int(np.count_nonzero(bad))
     norm_limit, norm_ok = None, True
-    if dtype != "i32" and magnitude is not None and n:
+    from .errorbound import NORM_MIN_ELEMENTS
+    if dtype != "i32" and magnitude is not None and n >= NORM_MIN_ELEMENTS:
         from .errorbound import EPS, LAMBDA_NORM
         m = np.broadcast_to(np.asarray(magnitude, np.float64), expected.shape)
         use = both & np.isfinite(m)

@@ -216,7 +216,7 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
                 continue
             run.update(ok=False, reasons=[f"reference interpreter failed: {e}"])
             return report(False, f"reference interpreter failed (seed {seed}): {e}")
-        eb = error_bounds(bound, inputs) if bounded else None
+        eb = error_bounds(bound, inputs, correlated=dist == "constant") if bounded else None
         mags = eb.magnitudes if eb is not None else None
         run["tolerance"] = eb.method if eb is not None else "relative"
         res, why = _run_once(device, program, stages, bound, inputs, guard_bytes, poison)
