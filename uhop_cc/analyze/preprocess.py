@@ -101,11 +101,11 @@ def invisible_chars(source: str) -> List[Tuple[str, str, int, int]]:
 
 
 def _logical(source: str) -> str:
-    """Line continuations joined and trigraphs replaced (what cpp does first); newlines kept so
-    line numbers stay those of the first physical line."""
+    """Trigraphs replaced and line continuations spliced (what cpp does first: `#def\\<newline>ine`
+    is `#define`); line numbers after a continuation shift by one."""
     tri = {"=": "#", "/": "\\", "'": "^", "(": "[", ")": "]", "!": "|", "<": "{", ">": "}", "-": "~"}
     text = re.sub(r"\?\?([=/'()!<>\-])", lambda m: tri[m.group(1)], source)
-    return re.sub(r"\\[ \t]*\r?\n", " ", text)
+    return re.sub(r"\\[ \t]*\r?\n", "", text)
 
 
 def redefinitions(source: str, target: str) -> List[Tuple[str, str, int, int]]:

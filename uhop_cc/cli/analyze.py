@@ -30,6 +30,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--expect-args", type=int, metavar="N",
                    help="the entry kernel must take N arguments (TT-Metal: read N runtime args)")
     p.add_argument("--quiet", "-q", action="store_true", help="only errors and warnings, no notes")
+    p.add_argument("--no-preprocess", action="store_true",
+                   help="analyse the text as written; by default (OpenCL, CUDA) it is first expanded by the C "
+                        "preprocessor under limits, so macros and line continuations hide nothing, and invisible "
+                        "characters, redefined built-ins and reads of unwritten memory are reported")
 
 
 def cmd_analyze(args) -> int:
@@ -49,13 +53,23 @@ def cmd_analyze(args) -> int:
         expected["name"] = args.kernel_name
     if args.expect_args is not None:
         expected["arg_count"] = args.expect_args
-    report = analyze(data, target=args.target, spec=expected or None)
+    path = "<stdin>" if args.file == "-" else args.file
+    pre, source = [], data
+    if not args.no_preprocess and args.target in ("opencl", "cuda"):
+        from ..analyze.preprocess import expand
+        ex = expand(data.decode("utf-8", "replace"), args.target)
+        pre = [{"code": c, "message": m, "line": ln, "col": col, "severity": "error"} for c, m, ln, col in ex.findings]
+        source = ex.text.encode() if ex.ok else data
+    report = analyze(source, target=args.target, spec=expected or None)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(dict(report.to_json(), preprocess=pre, preprocessed=bool(source is not data)), indent=2))
     else:
-        path = "<stdin>" if args.file == "-" else args.file
+        for f in pre:
+            print(f"{path}:{f['line']}:{f['col']}: error: {f['message']} [{f['code']}]")
+        if source is not data:
+            path += " (preprocessed)"
         print(report.format(path, "warning" if args.quiet else "info"))
-    return 0 if report.ok else 1
+    return 0 if report.ok and not pre else 1
 
 
 def main(argv: Optional[List[str]] = None) -> int:
