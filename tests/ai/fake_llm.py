@@ -4,6 +4,10 @@
     llm.queue(reply("```opencl ...```"), status(429, retry_after=0), drop(), slow(2.0, "..."))
     ... llm.url is the base URL (http://127.0.0.1:PORT/v1); llm.requests holds what was asked.
 
+Hostile actions: trickle() (a slowloris: a byte every `interval` seconds, in the body or in the
+headers; the action records `hung_up_after_s`, when the client closed the connection) and raw()
+(any status, headers and body bytes, e.g. a gzip bomb).
+
 Every request pops one action; when the script is exhausted the server answers HTTP 400
 (not retried), so request counts stay bounded.
 """
@@ -32,6 +36,56 @@ def drop() -> Dict[str, Any]:
 
 def slow(seconds: float, text: str = "too late") -> Dict[str, Any]:
     return {"kind": "slow", "seconds": seconds, "text": text}
+
+
+def trickle(interval: float = 0.5, content_length: int = 1_000_000, where: str = "body",
+            max_seconds: float = 60.0) -> Dict[str, Any]:
+    return {"kind": "trickle", "interval": interval, "content_length": content_length, "where": where,
+            "max_seconds": max_seconds, "hung_up_after_s": None}
+
+
+def raw(body: bytes, headers=None, code: int = 200) -> Dict[str, Any]:
+    """headers override the defaults; {"Content-Length": None} sends none (the body ends at close)."""
+    return {"kind": "raw", "body": body, "headers": dict(headers or {}), "code": code}
+
+
+def _trickle(handler: BaseHTTPRequestHandler, action: Dict[str, Any]) -> None:
+    """A valid start, then one byte per interval until the client hangs up (or max_seconds)."""
+    handler.close_connection = True
+    if action["where"] == "body":
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(action["content_length"]))
+        handler.end_headers()
+        handler.wfile.flush()
+        drip = b'{"id": "chatcmpl-slow", "choices": ' + b" " * action["content_length"]
+    else:  # the status line, then a header that never ends
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+        drip = b"a" * action["content_length"]
+    t0 = time.monotonic()
+    try:
+        for i in range(len(drip)):
+            if time.monotonic() - t0 > action["max_seconds"]:
+                return
+            handler.wfile.write(drip[i:i + 1])
+            time.sleep(action["interval"])
+    except (BrokenPipeError, ConnectionResetError):
+        action["hung_up_after_s"] = time.monotonic() - t0
+        raise
+
+
+def _send_raw(handler: BaseHTTPRequestHandler, action: Dict[str, Any]) -> None:
+    handler.send_response(action["code"])
+    # Connection: close: the client may hang up mid-body, so no keep-alive read after it
+    hdrs = {"Content-Type": "application/json", "Content-Length": str(len(action["body"])), "Connection": "close",
+            **action["headers"]}
+    if hdrs["Content-Length"] is None:  # no length: the body runs to the connection's end
+        del hdrs["Content-Length"]
+    for k, v in hdrs.items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(action["body"])
+    handler.wfile.flush()
 
 
 class FakeLLM:
@@ -95,7 +149,8 @@ class FakeLLM:
                     body = {}
                 with fake.lock:
                     fake.requests.append({"path": self.path, "body": body,
-                                          "authorization": self.headers.get("Authorization")})
+                                          "authorization": self.headers.get("Authorization"),
+                                          "accept_encoding": self.headers.get("Accept-Encoding")})
                     action = fake.script.pop(0) if fake.script else None
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._send(404, {"error": {"message": f"no route {self.path}"}})
@@ -116,6 +171,10 @@ class FakeLLM:
                     elif kind == "slow":
                         time.sleep(action["seconds"])
                         self._send(200, self._completion(action["text"], body.get("model", "fake")))
+                    elif kind == "trickle":
+                        _trickle(self, action)
+                    elif kind == "raw":
+                        _send_raw(self, action)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

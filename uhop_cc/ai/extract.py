@@ -9,6 +9,8 @@ kernel functions is cut out of the prose by brace matching.
 """
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -17,13 +19,26 @@ __all__ = ["Block", "Extraction", "fenced_blocks", "kernel_names", "extract_code
 
 CODE_LANGS = frozenset({"", "opencl", "cl", "ocl", "c", "cpp", "c++", "cxx", "cc", "h", "hpp", "cuda", "cu", "cuh"})
 
+# Every pattern here must stay linear in the reply's length: replies come from a server we do not
+# trust (a 960 KB reply once took 283 s). So no `.*?` under re.S that can rescan to the end from
+# many starts, and parenthesised groups use disjoint alternatives (a non-paren character, or a
+# balanced paren group, two levels deep at most) so that a scan stops at the first paren that
+# does not fit, instead of running to the end of the reply once per start.
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`{]*)[^\n]*$")
+_CLOSE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*$")
+_FENCE_LINE = re.compile(r"^[ \t]{0,3}(?:`{3}|~{3})[^\n]*", re.M)  # candidate fence lines, opening or closing
+_PARENS = r"(?:[^()]|\((?:[^()]|\([^()]*\))*\))*"  # balanced text, at most two levels of nested parens
 _KERNEL = {
-    "opencl": re.compile(r"(?:\b__kernel|\bkernel)\s+(?:__attribute__\s*\(\(.*?\)\)\s*)?void\s+([A-Za-z_]\w*)\s*\(", re.S),
-    "cuda": re.compile(r"__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(?:static\s+)?void\s+([A-Za-z_]\w*)\s*\(",
-                       re.S),
+    "opencl": re.compile(r"(?:\b__kernel|\bkernel)\s+(?:__attribute__\s*\(\(" + _PARENS + r"\)\)\s*)*"
+                         r"void\s+([A-Za-z_]\w*)\s*\("),
+    "cuda": re.compile(r"__global__\s+(?:__launch_bounds__\s*\(" + _PARENS + r"\)\s*)?(?:static\s+)?"
+                       r"void\s+([A-Za-z_]\w*)\s*\("),
     "ttmetal": re.compile(r"\bvoid\s+(kernel_main(?=\s*\()|MAIN\b)"),
 }
+_COMMENT = re.compile(r"//|/\*")
+_NOT_NEWLINE = re.compile(r"[^\n]")
+_QUOTED = {q: re.compile(rf"[^{q}\\]*(?:\\.[^{q}\\]*)*", re.S) for q in "\"'"}  # a literal's body
+_BRACE_OR_QUOTE = re.compile(r"[{}\"']")
 _HOST_HINTS = re.compile(r"\bint\s+main\s*\(|\bclCreate\w+\s*\(|\bcudaMalloc\s*\(|#include\s*<(?:CL/|iostream|vector)")
 
 
@@ -60,32 +75,34 @@ def _normalise(text: str) -> str:
 
 def fenced_blocks(text: str) -> List[Block]:
     """Every fenced block, in order; an unclosed last block runs to the end of the text."""
-    lines = _normalise(text).split("\n")
+    text = _normalise(text)
     out: List[Block] = []
-    i = 0
-    prev_prose = ""
-    while i < len(lines):
-        m = _FENCE.match(lines[i])
-        if not m:
-            if lines[i].strip():
-                prev_prose = lines[i].strip()
-            i += 1
-            continue
-        fence, lang = m.group(1), m.group(2).strip().lower().lstrip(".")
-        start, body = i, []
-        i += 1
-        closed = False
-        while i < len(lines):
-            c = re.match(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*$", lines[i])
-            if c and c.group(1)[0] == fence[0] and len(c.group(1)) >= len(fence):
-                closed = True
-                break
-            body.append(lines[i])
-            i += 1
-        out.append(Block(lang, "\n".join(body).strip("\n") + "\n", start + 1, closed, prev_prose))
-        prev_prose = ""
-        i += 1
-    return out
+    pos, line_no, counted = 0, 1, 0  # scan position; the 1-based line number of offset `counted`
+    # Only lines that could be fences are visited (a regex scan), so a reply of a million short
+    # prose lines costs one pass, not a Python loop over every line.
+    while True:
+        m = _FENCE_LINE.search(text, pos)
+        f = _FENCE.match(m.group(0)) if m else None
+        if f is None:
+            return out
+        fence, lang = f.group(1), f.group(2).strip().lower().lstrip(".")
+        line_no += text.count("\n", counted, m.start())
+        counted = m.start()
+        prose = text[pos:m.start()].rstrip()  # the last non-blank line above the fence, since the last block
+        before = prose[prose.rfind("\n") + 1:].strip()
+        body_start = min(m.end() + 1, len(text))
+        close = _closing_fence(text, body_start, fence)
+        body_end, pos = (close.start(), close.end()) if close else (len(text), len(text))
+        out.append(Block(lang, text[body_start:body_end].strip("\n") + "\n", line_no, close is not None, before))
+
+
+def _closing_fence(text: str, start: int, fence: str):
+    """The match of the line at or after `start` closing a block opened by `fence`, or None."""
+    for m in _FENCE_LINE.finditer(text, start):
+        c = _CLOSE.match(m.group(0))
+        if c and c.group(1)[0] == fence[0] and len(c.group(1)) >= len(fence):
+            return m
+    return None
 
 
 def kernel_names(code: str, target: str = "opencl") -> List[str]:
@@ -94,8 +111,34 @@ def kernel_names(code: str, target: str = "opencl") -> List[str]:
 
 
 def _strip_comments(code: str) -> str:
-    code = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), code, flags=re.S)
-    return re.sub(r"//[^\n]*", lambda m: " " * len(m.group(0)) if "@launch" not in m.group(0) else m.group(0), code)
+    """`code` with comments blanked (newlines kept, so offsets and line numbers stay put); `//`
+    comments holding a `@launch` annotation are kept. One left-to-right pass: an unclosed `/*`
+    is left as it is (and so is every later one, which cannot be closed either)."""
+    out: List[str] = []
+    pos, skip, closable = 0, 0, True  # copied up to `pos`; comment starts before `skip` are inside one
+    for m in _COMMENT.finditer(code):
+        i = m.start()
+        if i < skip:
+            continue
+        if m.group(0) == "//":
+            end = code.find("\n", i)
+            end = len(code) if end < 0 else end
+            if "@launch" in code[i:end]:
+                skip = end
+                continue
+        elif closable:
+            end = code.find("*/", i + 2)
+            if end < 0:
+                closable = False
+                continue
+            end += 2
+        else:
+            continue
+        out.append(code[pos:i])
+        out.append(_NOT_NEWLINE.sub(" ", code[i:end]))
+        pos = skip = end
+    out.append(code[pos:])
+    return "".join(out)
 
 
 def _other_target(target: str) -> str:
@@ -155,17 +198,10 @@ def extract_code(reply: str, target: str = "opencl", entry: Optional[str] = None
             return Extraction(None, f"the reply's code is not {target}")
         return Extraction(None, "no code block and no kernel function in the reply")
     lines = text.split("\n")
-    offsets, pos = [], 0
-    for ln in lines:
-        offsets.append(pos)
-        pos += len(ln) + 1
+    starts = list(itertools.accumulate((len(ln) + 1 for ln in lines[:-1]), initial=0))  # offset of each line
 
-    def line_of(off: int) -> int:
-        lo = 0
-        for k, o in enumerate(offsets):
-            if o <= off:
-                lo = k
-        return lo
+    def line_of(off: int) -> int:  # a bisection: replies can have a million lines
+        return bisect.bisect_right(starts, off) - 1
 
     first = line_of(ms[0].start())
     start = first
@@ -193,26 +229,29 @@ def _codeish(line: str) -> bool:
 
 
 def _match_brace(code: str, pos: int) -> Optional[int]:
-    """The offset of the `}` closing the first `{` at or after pos."""
+    """The offset of the `}` closing the first `{` at or after pos (braces in quotes do not count).
+    Regex hops from brace to brace: a Python loop over every character of a 1 MB reply is slow."""
     i = code.find("{", pos)
     if i < 0:
         return None
     depth = 0
-    while i < len(code):
-        c = code[i]
+    while True:
+        m = _BRACE_OR_QUOTE.search(code, i)
+        if m is None:
+            return None
+        c, i = m.group(0), m.start()
         if c in "\"'":
-            j = i + 1
-            while j < len(code) and code[j] != c:
-                j += 2 if code[j] == "\\" else 1
-            i = j
+            end = _QUOTED[c].match(code, i + 1).end()
+            if end >= len(code) or code[end] != c:  # an unclosed literal: no closing brace
+                return None
+            i = end  # the closing quote
         elif c == "{":
             depth += 1
-        elif c == "}":
+        else:
             depth -= 1
             if depth == 0:
                 return i
         i += 1
-    return None
 
 
 # ------------------------------------------------------------------ TT-Metal
@@ -220,7 +259,7 @@ _ROLES = ("reader", "compute", "writer")
 
 
 def _role(b: Block) -> Optional[str]:
-    head = "\n".join(b.code.split("\n")[:3]).lower() + "\n" + b.before.lower()
+    head = "\n".join(b.code.split("\n", 3)[:3]).lower() + "\n" + b.before.lower()
     for r in _ROLES:
         if re.search(rf"\b{r}\b|{r}\.cpp|{r}_", head):
             return r

@@ -72,11 +72,18 @@ class AttemptRecord:
 
 # ------------------------------------------------------------------ secrets
 _SECRET_NAME = re.compile(r"(API_?KEY|_KEY$|TOKEN|SECRET|PASSWORD)", re.I)
+_URL_NAME = re.compile(r"(_URL|_URI|_PROXY)$", re.I)  # UHOP_AI_BASE_URL, OPENAI_BASE_URL, HTTPS_PROXY, ...
+# Credentials inside a URL (user:PASSWORD@, ?api_key=VALUE) are scrubbed down to this length: a
+# URL says for sure they are secrets, where an 8-char floor guards the guesses made from names.
+MIN_URL_SECRET = 3
 
 
-def secret_values(extra: Iterable[Optional[str]] = (), environ: Optional[Mapping[str, str]] = None) -> List[str]:
+def secret_values(extra: Iterable[Optional[str]] = (), environ: Optional[Mapping[str, str]] = None,
+                  urls: Iterable[Optional[str]] = ()) -> List[str]:
     """Values that must never be written: every environment variable whose name says key, token,
-    secret or password (and the .env file's), plus `extra`. Short values (< 8 chars) are ignored."""
+    secret or password (and the .env file's), plus `extra` (short values, < 8 chars, are ignored);
+    and the credentials inside `urls` and inside the environment's *_URL / *_PROXY variables
+    (userinfo password, secret-looking query values; down to MIN_URL_SECRET chars)."""
     env = dict(os.environ if environ is None else environ)
     try:
         from ..ai.env import read_dotenv
@@ -86,14 +93,25 @@ def secret_values(extra: Iterable[Optional[str]] = (), environ: Optional[Mapping
         pass
     vals = {v for k, v in env.items() if _SECRET_NAME.search(k) and v}
     vals.update(v for v in extra if v)
-    return sorted((v for v in vals if len(v) >= 8), key=len, reverse=True)
+    out = {v for v in vals if len(v) >= 8}
+    from ..ai.providers import url_secrets  # stdlib only: no SDK import
+    for url in [*urls, *(v for k, v in env.items() if _URL_NAME.search(k))]:
+        out.update(v for v in url_secrets(url) if len(v) >= MIN_URL_SECRET)
+    return sorted(out, key=len, reverse=True)
 
 
 class Scrubber:
     """Replaces every secret value in text (and in JSON-like data) by [REDACTED]."""
 
-    def __init__(self, extra: Iterable[Optional[str]] = (), environ: Optional[Mapping[str, str]] = None):
-        self.values = secret_values(extra, environ)
+    def __init__(self, extra: Iterable[Optional[str]] = (), environ: Optional[Mapping[str, str]] = None,
+                 urls: Iterable[Optional[str]] = ()):
+        self.values = secret_values(extra, environ, urls)
+
+    @classmethod
+    def for_config(cls, config: Any, environ: Optional[Mapping[str, str]] = None) -> "Scrubber":
+        """The Scrubber of an LLM run: the provider key and the base URL's credentials too
+        (`config`: a uhop_cc.ai.providers.ProviderConfig)."""
+        return cls([getattr(config, "api_key", None)], environ, [getattr(config, "base_url", None)])
 
     def text(self, s: str) -> str:
         for v in self.values:

@@ -10,7 +10,10 @@
 
 Each folder is written under <root>/.tmp/ and renamed into place, so a reader never sees a
 half-written attempt; the row is inserted after the rename (`reindex()` rebuilds rows from the
-folders). Every text written goes through a Scrubber: no API key reaches the disk.
+folders). Every text written goes through a Scrubber: no API key reaches the disk. Each archived
+file keeps at most MAX_ARCHIVED_CHARS characters (a provider can send megabytes): a cut file
+ends with a `[... truncated by uhopc: N characters in all, K kept]` line, and metadata.json
+records `extra.truncated = {file name: original length}`.
 """
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from .records import SUCCESS, AttemptRecord, Scrubber
 
-__all__ = ["default_dir", "DatasetStore", "sizes_key", "ATTEMPT_COLUMNS"]
+__all__ = ["default_dir", "DatasetStore", "sizes_key", "ATTEMPT_COLUMNS", "MAX_ARCHIVED_CHARS"]
+
+MAX_ARCHIVED_CHARS = 256 * 1024  # per archived file; kernels and prompts are far smaller
 
 ATTEMPT_COLUMNS = ("id", "created", "kernel", "uir_hash", "category", "target", "device", "sizes", "provider",
                    "model", "round", "sample", "status", "reason", "median_s", "baseline_s", "speedup",
@@ -95,6 +100,7 @@ class DatasetStore:
         tmp.mkdir()
         try:
             source_file = ""
+            truncated: Dict[str, int] = {}
             for name, text in files.items():
                 if text is None:
                     continue
@@ -102,8 +108,15 @@ class DatasetStore:
                     raise ValueError(f"bad archive file name {name!r}")
                 if name.startswith("kernel."):
                     source_file = name
-                _write(tmp / name, scrub.text(text))
+                kept = _capped(text, scrub)
+                if kept is None:
+                    kept = scrub.text(text)
+                else:
+                    truncated[name] = len(text)
+                _write(tmp / name, kept)
             meta = rec.to_json()
+            if truncated:
+                meta["extra"] = dict(meta.get("extra") or {}, truncated=truncated)
             meta["files"] = sorted([n for n, t in files.items() if t is not None] + ["metadata.json"])
             meta["source_file"] = source_file or None
             _write(tmp / "metadata.json", scrub.json(meta) + "\n")
@@ -247,6 +260,25 @@ def _row(rec: AttemptRecord, source_file: str) -> Dict[str, Any]:
     d["verified"] = 1 if rec.verified else 0
     d["source_file"] = source_file or None
     return {c: d.get(c) for c in ATTEMPT_COLUMNS}
+
+
+def _capped(text: str, scrub: Scrubber) -> Optional[str]:
+    """`text` scrubbed and cut to MAX_ARCHIVED_CHARS with a closing note; None when it fits.
+
+    Only the head is scrubbed (a 50 MB reply costs no 50 MB of replacing). The cut moves back
+    to the start of any secret across it, so no readable prefix of a secret is left at the end."""
+    cut = MAX_ARCHIVED_CHARS
+    if len(text) <= cut:
+        return None
+    moved = True
+    while moved:  # each move strictly lowers `cut`: this ends
+        moved = False
+        for v in scrub.values:
+            i = text.find(v, max(0, cut - len(v) + 1), cut + len(v) - 1)
+            if 0 <= i < cut:
+                cut, moved = i, True
+    head = scrub.text(text[:cut])[:MAX_ARCHIVED_CHARS]  # redactions may lengthen it; a cut of secret-free text
+    return head + f"\n[... truncated by uhopc: {len(text)} characters in all, {cut} kept]\n"
 
 
 def _write(path: Path, text: str) -> None:
