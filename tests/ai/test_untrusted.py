@@ -130,17 +130,23 @@ def test_compile_only_cuda_is_not_run(relu_file, capsys):
 
 
 def test_no_secret_reaches_any_written_byte(llm, relu_file, tmp_path, capsys, monkeypatch):
-    """An LLM that echoes the key: report.json, --json, -o DIR, the dataset, stdout and stderr stay clean."""
-    echoed = f"```opencl\n// key: {FAKE_KEY}\n{GOOD}```\nThe key {FAKE_KEY} was useful."
+    """An LLM that echoes the key and the URL's password: report.json, --json, -o DIR, the dataset,
+    stdout and stderr stay clean."""
+    password = "url-pass-Q7x9"
+    base = llm.url.replace("http://", f"http://someone:{password}@")
+    secrets = (FAKE_KEY, password)
+    echoed = f"```opencl\n// key: {FAKE_KEY} {password}\n{GOOD}```\nThe key {FAKE_KEY} was useful."
     llm.queue(reply(echoed), reply(echoed))
     out_dir = tmp_path / "out"
     rc = main(["compile", str(relu_file), "--shapes", "N=1000", "--ai", "--samples", "1", "--rounds", "1",
-               "-o", str(out_dir), "--json", "--no-roofline"])
+               "--base-url", base, "-o", str(out_dir), "--json", "--no-roofline"])
     captured = capsys.readouterr()
     assert rc == 0
-    assert FAKE_KEY not in captured.out and FAKE_KEY not in captured.err
+    for secret in secrets:
+        assert secret not in captured.out and secret not in captured.err
     written = [p for root in (out_dir, tmp_path / "dataset") for p in Path(root).rglob("*") if p.is_file()]
     assert len(written) >= 6
     for p in written:
-        assert FAKE_KEY.encode() not in p.read_bytes(), f"the key was written to {p}"
+        for secret in secrets:
+            assert secret.encode() not in p.read_bytes(), f"a secret was written to {p}"
     assert json.loads(captured.out)["ai"]["attempts"][0]["status"] in ("PASSED", "SLOWER")

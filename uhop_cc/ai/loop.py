@@ -155,7 +155,7 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
     # -- 0. provider (fails fast, one line)
     config = client.config if client is not None else resolve_config(provider, model, base_url)
     client = client or ChatClient(config)
-    scrub = Scrubber([config.api_key])
+    scrub = Scrubber.for_config(config)  # the key and the base URL's credentials
     store = DatasetStore(dataset_dir)
     mode, checks_only = _mode(target)
     check_timeout = check_timeout_s if check_timeout_s is not None else _env_float("UHOP_AI_CHECK_TIMEOUT", 60.0)
@@ -340,7 +340,7 @@ def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: 
     a.reply = reply.text
     a.stages.append(_stage("provider", t0, True, tries=reply.attempts, model=reply.model,
                            finish_reason=reply.finish_reason, chars=len(reply.text), usage=reply.usage or None,
-                           retries=reply.history or None))
+                           retries=reply.history or None, truncated=reply.truncated or None))
     # -- extract
     t0 = time.perf_counter()
     ex = extract_code(reply.text, target, bound.name)

@@ -142,8 +142,10 @@ class CampaignConfig:
                                 "rounds": self.ai_rounds}}
 
     def to_json(self) -> Dict[str, Any]:
+        from ..ai.providers import redact_url
         d = asdict(self)
         d["limits"] = asdict(self.limits)
+        d["ai_base_url"] = redact_url(self.ai_base_url) or ""  # written to the campaign's folder
         return d
 
 

@@ -88,15 +88,18 @@ def compile_options(args) -> Optional[Dict[str, Any]]:
             "rounds": args.rounds}
 
 
-def secrets_of(ai_opts: Optional[Dict[str, Any]]) -> List[str]:
-    """The provider's key (besides every key-like environment variable, which Scrubber finds itself)."""
+def scrubber_of(ai_opts: Optional[Dict[str, Any]]):
+    """The Scrubber for what `compile` prints: every key-like environment variable, and with --ai
+    the provider's key and the base URL's credentials."""
+    from ..dataset.records import Scrubber
     if not ai_opts:
-        return []
+        return Scrubber()
     try:
         from ..ai.providers import resolve_config
-        return [resolve_config(ai_opts.get("provider"), ai_opts.get("model"), ai_opts.get("base_url")).api_key or ""]
-    except Exception:  # noqa: BLE001
-        return []
+        return Scrubber.for_config(resolve_config(ai_opts.get("provider"), ai_opts.get("model"),
+                                                  ai_opts.get("base_url")))
+    except Exception:  # noqa: BLE001 - the provider was checked before the run; keep the env-based scrub
+        return Scrubber()
 
 
 # ------------------------------------------------------------------ commands
