@@ -340,8 +340,13 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
         result = apply_outcome(result, outcome, device, bound)
         say(outcome.summary)
     if outdir is not None:
-        result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
+        result.outdir = write_outputs(result, Path(outdir), bound, emit_host, _scrubber(ai))
     return result
+
+
+def _scrubber(ai: Optional[Dict[str, Any]]):
+    from .ai.loop import scrubber_for
+    return scrubber_for(ai)
 
 
 def _analyze(kernel: GeneratedKernel, target: str, spec: KernelSpec):
@@ -405,7 +410,7 @@ def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_ho
         outcome = improve(bound, target="cuda", device=None, baseline=result, progress=say, **ai)
         result = apply_outcome(result, outcome, None, bound)
     if outdir is not None:
-        result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
+        result.outdir = write_outputs(result, Path(outdir), bound, emit_host, _scrubber(ai))
     return result
 
 
@@ -417,11 +422,12 @@ def _roofline(device, spec: KernelSpec, seconds: float) -> Dict[str, Any]:
     return out
 
 
-def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_host: bool) -> Path:
-    """The kernel, spec.json and report.json, with every secret (key-like environment variables,
-    .env values) scrubbed: an LLM that echoes a key must not put it on disk."""
-    from .dataset.records import Scrubber
-    scrub = Scrubber()
+def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_host: bool, scrub=None) -> Path:
+    """The kernel, spec.json and report.json, with every secret scrubbed (`scrub`, default: key-like
+    environment variables and .env values): an LLM that echoes a key must not put it on disk."""
+    if scrub is None:
+        from .dataset.records import Scrubber
+        scrub = Scrubber()
     outdir.mkdir(parents=True, exist_ok=True)
     if result.kernel is not None:
         (outdir / result.kernel.file_name).write_text(scrub.text(result.kernel.source))

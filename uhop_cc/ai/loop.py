@@ -27,7 +27,8 @@ from .extract import extract_code
 from .providers import ChatClient, ProviderConfigError, ProviderError, resolve_config
 from .status import tally
 
-__all__ = ["AiAttempt", "AiOutcome", "improve", "apply_outcome", "rerun", "MIN_SPEEDUP", "ProviderConfigError"]
+__all__ = ["AiAttempt", "AiOutcome", "improve", "apply_outcome", "rerun", "scrubber_for", "MIN_SPEEDUP",
+           "ProviderConfigError"]
 
 MIN_SPEEDUP = 1.02  # "beats the baseline": at least 2% faster (timing noise is not a win)
 FILE_NAMES = {"opencl": "kernel.cl", "cuda": "kernel.cu", "ttmetal": "kernel.cpp"}
@@ -278,12 +279,25 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
                 kcache.store(h, target, device_name, bound.sizes, best.source, kernel=bound.name, entry=bound.name,
                              file_name=FILE_NAMES[target], median_s=best.median_s, baseline_s=baseline_s,
                              speedup=best.speedup, attempt_id=best.id, provider=config.provider, model=config.model,
-                             dataset_dir=store.root)
+                             dataset_dir=store.root, scrubber=scrub)
             except Exception:  # noqa: BLE001
                 pass
     outcome.summary = _summary(outcome, best, attempts, checks_only, min_speedup)
     loop_stages.append(_stage("choose", t2, best is not None, best=best.id if best else None))
     return outcome
+
+
+def scrubber_for(ai_opts: Optional[Dict[str, Any]]):
+    """The Scrubber for whatever a compile writes or prints: every key-like environment variable,
+    and with `ai_opts` (improve's provider/model/base_url) the key and the base URL's credentials."""
+    from ..dataset.records import Scrubber
+    if not ai_opts:
+        return Scrubber()
+    try:
+        return Scrubber.for_config(resolve_config(ai_opts.get("provider"), ai_opts.get("model"),
+                                                  ai_opts.get("base_url")))
+    except Exception:  # noqa: BLE001 - the provider was checked before the run; keep the env-based scrub
+        return Scrubber()
 
 
 def _sha(text: Optional[str]) -> Optional[str]:

@@ -88,20 +88,6 @@ def compile_options(args) -> Optional[Dict[str, Any]]:
             "rounds": args.rounds}
 
 
-def scrubber_of(ai_opts: Optional[Dict[str, Any]]):
-    """The Scrubber for what `compile` prints: every key-like environment variable, and with --ai
-    the provider's key and the base URL's credentials."""
-    from ..dataset.records import Scrubber
-    if not ai_opts:
-        return Scrubber()
-    try:
-        from ..ai.providers import resolve_config
-        return Scrubber.for_config(resolve_config(ai_opts.get("provider"), ai_opts.get("model"),
-                                                  ai_opts.get("base_url")))
-    except Exception:  # noqa: BLE001 - the provider was checked before the run; keep the env-based scrub
-        return Scrubber()
-
-
 # ------------------------------------------------------------------ commands
 def _store(args):
     from ..dataset.store import DatasetStore

@@ -131,7 +131,8 @@ def cmd_compile(args) -> int:
                            validate=not args.no_validate, time=not args.no_time, outdir=outdir,
                            emit_host=args.emit_host, roofline=not (args.no_roofline or args.no_time),
                            progress=say, ai=ai_opts, use_cache=not args.no_cache, kernel_source=user)
-    scrub = ai_cli.scrubber_of(ai_opts)
+    from ..ai.loop import scrubber_for
+    scrub = scrubber_for(ai_opts)
     if args.json:
         print(scrub.json(result.to_json()))
     else:

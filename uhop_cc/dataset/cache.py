@@ -92,9 +92,10 @@ def store(uir_hash: str, target: str, device_name: str, sizes: Mapping[str, int]
           entry: Optional[str] = None, file_name: Optional[str] = None, median_s: Optional[float] = None,
           baseline_s: Optional[float] = None, speedup: Optional[float] = None, attempt_id: Optional[str] = None,
           provider: Optional[str] = None, model: Optional[str] = None,
-          dataset_dir: Optional[Union[str, Path]] = None) -> bool:
-    """Keep `source` as the best kernel unless a faster one is already cached. True when stored."""
-    scrub = Scrubber()
+          dataset_dir: Optional[Union[str, Path]] = None, scrubber: Optional[Scrubber] = None) -> bool:
+    """Keep `source` as the best kernel unless a faster one is already cached. True when stored.
+    `scrubber` (default: key-like environment variables) removes secrets from the source first."""
+    scrub = scrubber or Scrubber()
     source = scrub.text(source)
     st = _store(dataset_dir)
     con = st.connect()

@@ -505,6 +505,68 @@ class PreparedLaunch:
         self._arena = None
 
 
+# ------------------------------------------------------------------ buffers of a checking run
+class _Placed:
+    """One tensor of a checking run: the device buffer (`parent`), the tensor's own region of it
+    (`view`), its bytes, and the host image (`blob`: canary, tensor, canary) it was made from."""
+
+    def __init__(self, parent, view, nbytes: int, blob: np.ndarray, before: int, region=None):
+        self.parent, self.view, self.nbytes, self.blob, self.before = parent, view, nbytes, blob, before
+        self._region = region  # an mmap between PROT_NONE pages (guard_pages)
+
+    @classmethod
+    def between_pages(cls, device: "OpenCLDevice", body: np.ndarray, canary: bytes, page_guard: int) -> "_Placed":
+        """The tensor at the end of read-write pages, PROT_NONE pages `page_guard` long on both sides;
+        the alignment slack around it holds the canary. The device works on this memory in place."""
+        import mmap
+        page = mmap.PAGESIZE
+        align = max(128, device.align_bytes)
+        nbytes, vbytes = body.size, max(body.size, 1)
+        span = _round_up(vbytes + align, page)
+        start = (span - _round_up(vbytes, align)) // align * align
+        g = _round_up(max(page_guard, page), page)
+        region = mmap.mmap(-1, g + span + g, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        mem = np.frombuffer(region, np.uint8)
+        try:
+            blob = np.frombuffer((canary * (span // len(canary) + 1))[:span], np.uint8).copy()
+            blob[start:start + nbytes] = body
+            mem[g:g + span] = blob
+            _protect(mem, 0, g)
+            _protect(mem, g + span, g)
+            parent = cl.Buffer(device.context, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR,
+                               hostbuf=mem[g:g + span])
+            view = parent.get_sub_region(start, vbytes)
+        except BaseException:
+            del mem
+            region.close()
+            raise
+        del mem
+        return cls(parent, view, nbytes, blob, start, region)
+
+    def release(self) -> None:
+        for b in {id(self.view): self.view, id(self.parent): self.parent}.values():
+            try:
+                b.release()
+            except cl.Error:
+                pass
+        if self._region is not None:
+            self.view = self.parent = None
+            try:
+                self._region.close()
+            except BufferError:  # a view still exported: the mapping goes with the last reference
+                pass
+            self._region = None
+
+
+def _protect(mem: np.ndarray, offset: int, length: int) -> None:
+    """PROT_NONE on `length` bytes of `mem` from `offset` (page-aligned)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    if libc.mprotect(ctypes.c_void_p(mem.ctypes.data + offset), ctypes.c_size_t(length), 0) != 0:
+        raise OSError(ctypes.get_errno(), "mprotect failed")
+
+
 # ------------------------------------------------------------------ the device
 class OpenCLDevice:
     def __init__(self, cl_device, index: int = 0):
@@ -628,18 +690,22 @@ class OpenCLDevice:
         return _Plan(program, stages, bound)
 
     def run(self, program, stages: Sequence[Any], bound: BoundKernel, inputs: Mapping[str, Any], *,
-            guard_bytes: int = 4096, poison: Optional[Poison] = None) -> RunResult:
+            guard_bytes: int = 4096, poison: Optional[Poison] = None, guard_pages: bool = False) -> RunResult:
         """Run all stages once on `inputs`, with poisoned outputs/temporaries and canary guards.
+
+        `guard_pages` (CPU devices, which work on host memory in place): every tensor sits in host
+        memory between PROT_NONE pages `guard_bytes` long, with only the alignment slack as canary,
+        so a read or write past a buffer faults at once (the checking child dies of SIGSEGV).
 
         Raises `AbiError` when the program does not follow the ABI, `LaunchFailure` when the
         runtime refuses a launch, ValueError for bad inputs."""
         poison = poison or Poison()
         plan = self._plan(program, stages, bound)
         host = _host_inputs(bound, inputs)
-        guard = _round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes else 0
+        pages = guard_pages and self.works_in_host_memory
+        guard = _round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes and not pages else 0
         canary = poison.canary or b"\xa5"
-        ctx, q = self.context, self.queue
-
+        q = self.queue
         tensors: List[Tuple[str, str, str]] = []  # (name, role, dtype)
         for p in bound.checked.inputs:
             if not p.is_scalar:
@@ -649,35 +715,15 @@ class OpenCLDevice:
         if plan.temps_passed:
             for t in plan.temp_args:
                 tensors.append((t.name, "temp", t.dtype))
-
-        layout: Dict[str, Tuple[Any, Any, int, np.ndarray]] = {}  # name -> (parent, view, nbytes, host bytes)
+        layout: Dict[str, _Placed] = {}
         try:
             for name, role, dtype in tensors:
-                shape = tuple(bound.shapes[name])
-                if role == "input":
-                    data = host[name]
-                else:
-                    data = poison.fill(name, shape, dtype)
+                data = host[name] if role == "input" else poison.fill(name, tuple(bound.shapes[name]), dtype)
                 body = data.reshape(-1).view(np.uint8)
-                nbytes = body.size
-                vbytes = max(nbytes, 1)
-                if guard:
-                    total = guard + vbytes + guard
-                    blob = np.frombuffer((canary * (total // len(canary) + 1))[:total], np.uint8).copy()
-                    blob[guard:guard + nbytes] = body
-                    parent = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, total)
-                    cl.enqueue_copy(q, parent, blob)
-                    view = parent.get_sub_region(guard, vbytes)
-                else:
-                    blob = np.zeros(vbytes, np.uint8)
-                    blob[:nbytes] = body
-                    parent = view = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, vbytes)
-                    cl.enqueue_copy(q, parent, blob)
-                layout[name] = (parent, view, nbytes, blob)
+                layout[name] = self._place(body, guard, canary, int(guard_bytes) if pages else 0)
             q.finish()
-
             for _stage, kernel, args, _g, _l in plan.kernels:
-                _set_args(kernel, args, layout, host)
+                _set_args(kernel, args, {n: (pl.parent, pl.view, pl.nbytes, None) for n, pl in layout.items()}, host)
             t0 = time.perf_counter()
             for stage, kernel, _args, g, loc in plan.kernels:
                 if 0 in g:
@@ -692,38 +738,56 @@ class OpenCLDevice:
             except cl.Error as e:
                 raise LaunchFailure(f"the launch failed: {_short_cl_error(e)}") from None
             seconds = time.perf_counter() - t0
-
-            outputs: Dict[str, np.ndarray] = {}
-            temps: Dict[str, np.ndarray] = {}
-            guards: Dict[str, GuardReport] = {}
-            modified: List[str] = []
-            for name, role, dtype in tensors:
-                parent, view, nbytes, blob = layout[name]
-                back = np.empty_like(blob)
-                cl.enqueue_copy(q, back, parent)
-                q.finish()
-                body = back[guard:guard + nbytes] if guard else back[:nbytes]
-                arr = body.view(TENSOR_NP_DTYPE[dtype]).reshape(tuple(bound.shapes[name])).copy()
-                if guard:
-                    before = int(np.count_nonzero(back[:guard] != blob[:guard]))
-                    tail_new, tail_old = back[guard + nbytes:], blob[guard + nbytes:]
-                    changed = np.flatnonzero(tail_new != tail_old)
-                    guards[name] = GuardReport(name, role, before, int(changed.size), guard,
-                                               int(changed[0]) if changed.size else None)
-                if role == "output":
-                    outputs[name] = arr
-                elif role == "temp":
-                    temps[name] = arr
-                elif not np.array_equal(body, blob[guard:guard + nbytes] if guard else blob[:nbytes]):
-                    modified.append(name)
-            return RunResult(outputs, temps, guards, poison, plan.temps_passed, modified, seconds, bound)
+            return self._collect(bound, tensors, layout, poison, plan, seconds)
         finally:
-            for parent, view, _n, _b in layout.values():
-                for b in {id(view): view, id(parent): parent}.values():
-                    try:
-                        b.release()
-                    except cl.Error:
-                        pass
+            for pl in layout.values():
+                pl.release()
+
+    @property
+    def works_in_host_memory(self) -> bool:
+        """CPU devices (PoCL) run kernels on host memory in place (USE_HOST_PTR is zero-copy)."""
+        return bool(int(self.cl_device.type) & int(cl.device_type.CPU))
+
+    def _place(self, body: np.ndarray, guard: int, canary: bytes, page_guard: int) -> "_Placed":
+        """A device buffer holding `body` between canary zones (and, with page_guard, PROT_NONE pages)."""
+        nbytes = body.size
+        vbytes = max(nbytes, 1)
+        if page_guard:
+            return _Placed.between_pages(self, body, canary, page_guard)
+        total = guard + vbytes + guard
+        blob = (np.frombuffer((canary * (total // len(canary) + 1))[:total], np.uint8).copy() if guard
+                else np.zeros(vbytes, np.uint8))
+        blob[guard:guard + nbytes] = body
+        parent = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, total)
+        cl.enqueue_copy(self.queue, parent, blob)
+        view = parent.get_sub_region(guard, vbytes) if guard else parent
+        return _Placed(parent, view, nbytes, blob, guard)
+
+    def _collect(self, bound, tensors, layout, poison: Poison, plan, seconds: float) -> RunResult:
+        outputs: Dict[str, np.ndarray] = {}
+        temps: Dict[str, np.ndarray] = {}
+        guards: Dict[str, GuardReport] = {}
+        modified: List[str] = []
+        q = self.queue
+        for name, role, dtype in tensors:
+            pl = layout[name]
+            back = np.empty_like(pl.blob)
+            cl.enqueue_copy(q, back, pl.parent)
+            q.finish()
+            lo, hi = pl.before, pl.before + pl.nbytes
+            arr = back[lo:hi].view(TENSOR_NP_DTYPE[dtype]).reshape(tuple(bound.shapes[name])).copy()
+            if pl.before or back.size > hi:
+                changed = np.flatnonzero(back[hi:] != pl.blob[hi:])
+                guards[name] = GuardReport(name, role, int(np.count_nonzero(back[:lo] != pl.blob[:lo])),
+                                           int(changed.size), max(pl.before, back.size - hi),
+                                           int(changed[0]) if changed.size else None)
+            if role == "output":
+                outputs[name] = arr
+            elif role == "temp":
+                temps[name] = arr
+            elif not np.array_equal(back[lo:hi], pl.blob[lo:hi]):
+                modified.append(name)
+        return RunResult(outputs, temps, guards, poison, plan.temps_passed, modified, seconds, bound)
 
     # -- lean launch for timing
     def prepare(self, program, stages: Sequence[Any], bound: BoundKernel, inputs: Mapping[str, Any],

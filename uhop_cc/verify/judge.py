@@ -6,8 +6,10 @@ a JSON-like dict whose "stage" says how far it got. What it checks, and why:
 * every test shape (the requested one when small, a random one below and above it, and a
   hidden one the LLM never sees: primes or size 1) with several input distributions
   (`inputs.py`; the first shape gets all eight), a different poison per run (NaN, random
-  finite, zeros), large guard zones around every buffer, inputs compared before and after,
-  and the first input set run twice (the runs must agree);
+  finite, zeros), inputs compared before and after, and the first input set run twice (the
+  runs must agree); every buffer sits between guards as large as the launch can reach: on a
+  CPU device PROT_NONE pages (a stray read or write kills the child: OUT_OF_BOUNDS), elsewhere
+  canary zones checked after the run;
 * the requested shape always: when the full reference is too expensive, a random sample of
   output elements (plus the first and last) is evaluated pointwise by the reference
   (`interpreter.run_at`), and every element must have been written;
@@ -118,13 +120,14 @@ def sampled_check(bound, inputs, outputs: Mapping[str, np.ndarray], seed: int = 
     return True, "", checked
 
 
-def _requested(device, build, stages, bound, guard: int, seed: int) -> Dict[str, Any]:
+def _requested(device, build, stages, bound, guard: int, seed: int, pages: bool = False) -> Dict[str, Any]:
     """The requested shape when it is too large for the whole reference: one run, every element
     written, guards intact, inputs untouched, and a sample of values right."""
     from ..runtime.opencl import Poison
     from .inputs import make_inputs
     inputs = make_inputs(bound, "normal", seed)
-    res = device.run(build, stages, bound, inputs, guard_bytes=guard, poison=Poison.varied(1, seed))
+    kw = {"guard_pages": True} if pages else {}
+    res = device.run(build, stages, bound, inputs, guard_bytes=guard, poison=Poison.varied(1, seed), **kw)
     bad = [f"{g.tensor}: {g.describe()}" for g in res.guards.values() if not g.ok]
     unwritten = {p.name: int(res.poisoned(p.name).sum()) for p in bound.checked.outputs}
     reasons = [f"out-of-bounds write: {b}" for b in bad]
@@ -205,14 +208,17 @@ def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], ta
     if not build.ok:
         return {"stage": "build", "ok": False, "log": build.log or "", "build": bj}
     seed = int(seeds[0]) if seeds else 1
-    out: Dict[str, Any] = {"stage": "validate", "ok": False, "build": bj, "shapes": []}
+    # on a CPU device the kernel works on host memory: tensors between PROT_NONE pages, so stray reads fault too
+    pages = target == "opencl" and getattr(device, "works_in_host_memory", False)
+    out: Dict[str, Any] = {"stage": "validate", "ok": False, "build": bj, "shapes": [], "guard_pages": pages}
     for k, (label, sizes) in enumerate(shapes):
         _mark(progress_path, f"validating at {'a hidden shape' if label == 'hidden' else _fmt(sizes)}")
         bound = ir.bind_shapes(checked, dict(sizes))
         dists = _FIRST_DISTRIBUTIONS if k == 0 else _OTHER_DISTRIBUTIONS[k % len(_OTHER_DISTRIBUTIONS)]
         guard = guard_bytes if guard_bytes is not None else guard_bytes_for(bound)
         rep = validate(device, build, stages, bound, seeds=[seed * 1000 + k * 10 + j for j in range(len(dists))],
-                       distributions=dists, guard_bytes=guard, repeat=True, deterministic=deterministic).to_json()
+                       distributions=dists, guard_bytes=guard, repeat=True, deterministic=deterministic,
+                       guard_pages=pages).to_json()
         rep = _slim(rep, label)
         out["shapes"].append(rep)
         if not rep["ok"]:
@@ -224,7 +230,7 @@ def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], ta
         _mark(progress_path, "checking the requested sizes")
         out["stage"] = "requested"
         try:
-            r = _requested(device, build, stages, bound, guard, seed + 7)
+            r = _requested(device, build, stages, bound, guard, seed + 7, pages)
         except Exception as e:  # noqa: BLE001
             r = {"ok": False, "reason": f"launch failed: {e}", "oob": False}
         r.update(sizes=dict(requested), label="requested")

@@ -140,10 +140,11 @@ def _check_run(bound: BoundKernel, res, expected: Mapping[str, np.ndarray],
     return reasons, per_output, cmps
 
 
-def _run_once(device, program, stages, bound, inputs, guard_bytes: int, poison: Poison):
+def _run_once(device, program, stages, bound, inputs, guard_bytes: int, poison: Poison, guard_pages: bool = False):
     """(RunResult, None) or (None, reason) when the runtime refuses the launch."""
+    kw = {"guard_pages": True} if guard_pages else {}
     try:
-        return device.run(program, stages, bound, inputs, guard_bytes=guard_bytes, poison=poison), None
+        return device.run(program, stages, bound, inputs, guard_bytes=guard_bytes, poison=poison, **kw), None
     except AbiError as e:
         return None, f"ABI error: {e}"
     except LaunchFailure as e:
@@ -175,14 +176,17 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
              seeds: Sequence[int] = (1, 2), reduction_length: Optional[int] = None,
              tolerances: Optional[Mapping[str, Tolerance]] = None, guard_bytes: int = 4096,
              poisons: Optional[Sequence[Poison]] = None, distributions: Optional[Sequence[str]] = None,
-             bounded: bool = True, repeat: bool = False, deterministic: bool = True) -> ValidationReport:
+             bounded: bool = True, repeat: bool = False, deterministic: bool = True,
+             guard_pages: bool = False) -> ValidationReport:
     """Run the program on one input set per seed and compare with the interpreter.
 
     Input set k is drawn from `distributions[k]` (default: 'uniform', 'normal', ... in turn);
     `poisons` (one per seed) override `Poison.varied(k)`; `tolerances` override the fallback
     tolerance per output name or dtype; `bounded` compares within error bounds (errorbound.py).
     A distribution on which the reference itself fails (a division by zero on sparse data) is
-    skipped and noted, except the first. `repeat`: run the first input set again (see module)."""
+    skipped and noted, except the first. `repeat`: run the first input set again (see module).
+    `guard_pages`: buffers between PROT_NONE pages where the device works in host memory (a stray
+    read or write kills the process: only for a child, see verify/judge.py)."""
     t0 = time.perf_counter()
     checked = bound.checked
     red = int(reduction_length) if reduction_length is not None else _reduction_length(bound)
@@ -219,13 +223,14 @@ def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundK
         eb = error_bounds(bound, inputs, correlated=dist == "constant") if bounded else None
         mags = eb.magnitudes if eb is not None else None
         run["tolerance"] = eb.method if eb is not None else "relative"
-        res, why = _run_once(device, program, stages, bound, inputs, guard_bytes, poison)
+        res, why = _run_once(device, program, stages, bound, inputs, guard_bytes, poison, guard_pages)
         if res is None:
             run.update(ok=False, reasons=[why])
             return report(False, why)
         reasons, per_output, cmps = _check_run(bound, res, expected, tols, mags)
         if repeat and k == 0 and not reasons:
-            again, why = _run_once(device, program, stages, bound, inputs, guard_bytes, Poison.varied(k + 1, seed + 7))
+            again, why = _run_once(device, program, stages, bound, inputs, guard_bytes, Poison.varied(k + 1, seed + 7),
+                                   guard_pages)
             reasons = [why] if again is None else _disagreement(bound, res, again, deterministic, expected, tols, mags)
             run["repeated"] = True
         run.update(ok=not reasons, reasons=reasons, seconds=res.seconds, temps_passed=res.temps_passed,
