@@ -133,3 +133,9 @@ def test_sampled_check_finds_a_wrong_element_of_a_large_output():
     bad["C"][150:, :] *= 1.01  # half the rows 1% off: a sample of 256 finds it
     ok, why, n = sampled_check(bound, inputs, bad)
     assert ok is False and "sampled elements differ" in why and n >= 200
+
+
+@opencl
+def test_timing_can_flush_the_caches_between_repetitions():
+    out = judge(GOOD, AXPY, None, "opencl", [("small", {"N": 257})], {"N": 4096}, budget_s=0.05, flush=True)
+    assert out["ok"] and out["timing"]["cache_flush"] and out["timing"]["repoisoned"]

@@ -791,9 +791,10 @@ class OpenCLDevice:
 
     # -- lean launch for timing
     def prepare(self, program, stages: Sequence[Any], bound: BoundKernel, inputs: Mapping[str, Any],
-                arena: bool = False) -> PreparedLaunch:
+                arena: bool = False, scratch_bytes: int = 0) -> PreparedLaunch:
         """Allocate plain buffers, upload inputs, zero outputs/temporaries, and set all arguments.
-        `arena`: outputs and temporaries are sub-buffers of one buffer (`PreparedLaunch.arena`)."""
+        `arena`: outputs and temporaries are sub-buffers of one buffer (`PreparedLaunch.arena`), with
+        `scratch_bytes` more at its end (refilling the arena then also flushes the caches)."""
         plan = self._plan(program, stages, bound)
         host = _host_inputs(bound, inputs)
         ctx, q = self.context, self.queue
@@ -810,6 +811,7 @@ class OpenCLDevice:
                 if name not in host:
                     offsets[name] = total
                     total = _round_up(total + max(sizes[name], 1), max(self.align_bytes, 4))
+            total += max(0, int(scratch_bytes))
             if total:
                 parent = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, total)
                 cl.enqueue_fill_buffer(q, parent, np.uint8(0), 0, total)

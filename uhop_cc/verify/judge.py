@@ -14,8 +14,9 @@ a JSON-like dict whose "stage" says how far it got. What it checks, and why:
   output elements (plus the first and last) is evaluated pointwise by the reference
   (`interpreter.run_at`), and every element must have been written;
 * the timed runs: outputs and temporaries are refilled with a changing pattern before every
-  repetition (outside the clock), and the outputs of the last repetition are checked like the
-  others -- a kernel that skips work when its output looks done is caught;
+  repetition (outside the clock; with UHOP_TIME_FLUSH=1 a buffer larger than the last-level
+  cache is refilled with them, flushing the caches), and the outputs of the last repetition are
+  checked like the others -- a kernel that skips work when its output looks done is caught;
 * the time itself: faster than the physical roof (bytes over the measured bandwidth, flops
   over the measured peak, with headroom for caches) is SUSPICIOUS.
 """
@@ -30,6 +31,7 @@ __all__ = ["check_candidate", "sampled_check", "guard_bytes_for", "suspicious", 
 
 SAMPLES = 256  # random output elements checked at a shape too large for the whole reference
 _TEMP_BUDGET = 1 << 24  # elements of temporaries the reference may evaluate whole for a sampled check
+_FLUSH_CAP = 256 << 20  # a cache flush buffer within the child's memory limit (servers report huge L3s)
 _FIRST_DISTRIBUTIONS = ("uniform", "normal", "wide", "heavy", "large", "constant", "sparse", "special")
 _OTHER_DISTRIBUTIONS = (("uniform", "wide", "normal"), ("normal", "large", "uniform"), ("wide", "heavy", "uniform"))
 
@@ -157,13 +159,19 @@ def suspicious(seconds: float, flops: float, nbytes: float, peaks: Optional[Mapp
     return None
 
 
-def _timed(device, build, stages, bound, target: str, budget_s: float, seed: int) -> Tuple[Dict[str, Any], Any]:
-    """Time with the outputs refilled before every repetition; (timing json, outputs after it)."""
+def _timed(device, build, stages, bound, target: str, budget_s: float, seed: int,
+           flush: bool = False) -> Tuple[Dict[str, Any], Any]:
+    """Time with the outputs refilled before every repetition (and, with `flush`, a buffer larger
+    than the last-level cache with them); (timing json, outputs after it)."""
     from .inputs import make_inputs
     from .timing import time_launch
     inputs = make_inputs(bound, "normal", seed)
-    prepared = device.prepare(build, stages, bound, inputs, arena=True) if target == "opencl" else \
-        device.prepare(build, stages, bound, inputs)
+    if target == "opencl":
+        from .native_timing import default_flush_bytes
+        scratch = min(default_flush_bytes(device.cl_device), _FLUSH_CAP) if flush else 0
+        prepared = device.prepare(build, stages, bound, inputs, arena=True, scratch_bytes=scratch)
+    else:
+        prepared = device.prepare(build, stages, bound, inputs)
     try:
         t = None
         if target == "opencl" and prepared.arena is not None:
@@ -180,6 +188,7 @@ def _timed(device, build, stages, bound, target: str, budget_s: float, seed: int
     tj = t.to_json()
     tj.pop("samples_s", None)
     tj["repoisoned"] = True
+    tj["cache_flush"] = bool(flush and target == "opencl")
     return tj, (inputs, outputs)
 
 
@@ -187,8 +196,10 @@ def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], ta
                     shapes: Sequence[Tuple[str, Mapping[str, int]]], requested: Mapping[str, int], *,
                     seeds: Sequence[int] = (1, 2), time_it: bool = True, budget_s: float = 1.0,
                     progress_path: Optional[str] = None, device_index: Any = None, guard_bytes: Optional[int] = None,
-                    peaks: Optional[Mapping[str, Any]] = None, deterministic: bool = True) -> Dict[str, Any]:
-    """See the module docstring. `seeds[0]` seeds everything (the rest is kept for the record)."""
+                    peaks: Optional[Mapping[str, Any]] = None, deterministic: bool = True,
+                    flush: Optional[bool] = None) -> Dict[str, Any]:
+    """See the module docstring. `seeds[0]` seeds everything (the rest is kept for the record).
+    `flush` (default: $UHOP_TIME_FLUSH=1): flush the caches between timed repetitions."""
     _mark(progress_path, "starting")
     _quiet()
     from .. import ir
@@ -242,7 +253,9 @@ def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], ta
     if time_it:
         _mark(progress_path, "timing at the requested sizes")
         out["stage"] = "time"
-        tj, (inputs, outputs) = _timed(device, build, stages, bound, target, budget_s, seed + 11)
+        if flush is None:
+            flush = os.environ.get("UHOP_TIME_FLUSH", "").strip() not in ("", "0")
+        tj, (inputs, outputs) = _timed(device, build, stages, bound, target, budget_s, seed + 11, flush)
         out["timing"] = tj
         _mark(progress_path, "checking the timed runs' outputs")
         ok, why, _n = sampled_check(bound, inputs, outputs, seed + 13)
