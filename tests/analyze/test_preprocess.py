@@ -93,3 +93,20 @@ def test_analyze_cli_preprocesses_by_default(tmp_path, capsys):
     assert main([str(f)]) == 1
     assert "safety.recursion" in capsys.readouterr().out
     assert main([str(f), "--no-preprocess"]) == 0  # the raw text hides the recursion
+
+
+@pytest.mark.parametrize("body,racy", [
+    ("    if (i < N) S[0] += X[i];\n", True),
+    ("    if (i < N) S[0]++;\n", True),
+    ("    if (i == 0) for (int k = 0; k < N; ++k) S[0] += X[k];\n", False),  # one work-item
+    ("    if (get_local_id(0) == 0 && get_group_id(0) == 0) { S[0] += X[0]; }\n", False),
+    ("    if (i < N) S[i] += X[i];\n", False),  # each its own element
+    ("    if (i < N) atomic_add((volatile __global int*)S, 1);\n", False),
+])
+def test_read_modify_writes_of_one_global_element_by_every_work_item_are_races(body, racy):
+    from uhop_cc.analyze.races import global_races
+    src = ("// @launch global=(roundup(N, 64)) local=(64)\n"
+           "__kernel void total(__global const float* X, __global float* S, const int N) {\n"
+           "    int i = get_global_id(0);\n" + body + "}\n")
+    assert bool(global_races(src, "opencl")) == racy
+    assert not global_races(src.replace("global=(roundup(N, 64)) local=(64)", "global=(1) local=(1)"), "opencl")

@@ -13,7 +13,8 @@ therefore checked in three steps:
    macros) in a child process under memory, CPU and output-size limits (a macro bomb is an
    error, not a dead machine); `// @launch` lines survive as `#pragma uhop_launch`;
 3. the expanded text goes to the analyzer; a function *defined* with a built-in's name in it
-   is an error too, and so are reads of memory nobody wrote (uninit.py).
+   is an error too, and so are reads of memory nobody wrote (uninit.py) and read-modify-writes
+   of one global element by every work-item (races.py).
 """
 from __future__ import annotations
 
@@ -167,8 +168,9 @@ def expand(source: str, target: str) -> Expanded:
                                                 + (msg[0] if msg else f"exit {p.returncode}"), 0, 0)], "cpp")
     expanded = _PRAGMA_LAUNCH.sub(lambda m: f"{m.group(1)}// @launch{m.group(2)}", out.decode("utf-8", "replace"))
     findings += _builtin_definitions(expanded, target)
+    from .races import global_races
     from .uninit import uninitialised
-    findings += uninitialised(expanded)
+    findings += uninitialised(expanded) + global_races(expanded, target)
     return Expanded(not any(f for f in findings), expanded, findings, "cpp")
 
 

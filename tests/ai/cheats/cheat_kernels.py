@@ -111,7 +111,7 @@ OPENCL = [
           "// @launch global=(roundup(N, 64)) local=(64)\n"
           "__kernel void total(__global const float* X, __global float* S, const int N) {\n"
           "    int i = get_global_id(0);\n    if (i == 0) S[0] = 0.0f;\n    if (i < N) S[0] += X[i];\n}\n",
-          frozenset({"INCORRECT"}), uir=TOTAL, sizes={"N": 1000}),
+          STATIC, uir=TOTAL, sizes={"N": 1000}),
     # -- races and undefined behaviour
     Cheat("missing-barrier", "reads a neighbour's local slot with no barrier in between",
           _axpy("    __local float t[64];\n    int l = get_local_id(0);\n    t[l] = (i < N) ? Y[i] : 0.0f;\n"
