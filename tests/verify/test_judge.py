@@ -139,3 +139,34 @@ def test_sampled_check_finds_a_wrong_element_of_a_large_output():
 def test_timing_can_flush_the_caches_between_repetitions():
     out = judge(GOOD, AXPY, None, "opencl", [("small", {"N": 257})], {"N": 4096}, budget_s=0.05, flush=True)
     assert out["ok"] and out["timing"]["cache_flush"] and out["timing"]["repoisoned"]
+
+
+STAND_IN = """#!/bin/sh
+# stands in for compute-sanitizer where no GPU exists: runs the command after the options,
+# then reports an invalid access (exit 86, memcheck's format) when UHOP_TEST_FAULT says so
+while [ "$#" -gt 0 ]; do case "$1" in --tool|--error-exitcode|--print-limit) shift 2;; *) break;; esac; done
+"$@" || exit $?
+if [ -n "$UHOP_TEST_FAULT" ]; then
+  echo "========= Invalid __global__ write of size 4 bytes"
+  echo "=========     at axpy+0x90"
+  exit 86
+fi
+"""
+
+
+@opencl
+def test_compute_sanitizer_exit_86_is_out_of_bounds(tmp_path, monkeypatch):
+    from uhop_cc.verify.sanitizer import memcheck, sanitizer_path
+    tool = tmp_path / "compute-sanitizer"
+    tool.write_text(STAND_IN)
+    tool.chmod(0o755)
+    monkeypatch.setenv("UHOP_COMPUTE_SANITIZER", str(tool))
+    assert sanitizer_path() == str(tool)
+    kw = {"source": GOOD, "uir_source": AXPY, "kernel_name": "axpy", "target": "opencl",
+          "shapes": [("small", {"N": 300})], "requested": {"N": 300}, "seeds": [1]}
+    assert memcheck(kw, 120) == (None, "")
+    monkeypatch.setenv("UHOP_TEST_FAULT", "1")
+    status, why = memcheck(kw, 120)
+    assert status == "OUT_OF_BOUNDS" and "Invalid __global__ write of size 4 bytes" in why
+    monkeypatch.setenv("UHOP_COMPUTE_SANITIZER", "0")
+    assert sanitizer_path() is None and memcheck(kw, 120) == (None, "")
