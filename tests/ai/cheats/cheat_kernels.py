@@ -3,12 +3,12 @@ status (never PASSED or SLOWER), never be cached, and be archived with its label
 
 `expect` is the set of statuses that count as caught: a static cheat must be rejected before
 anything compiles it (ANALYSIS_REJECTED); a run-time cheat may be caught by whichever check
-sees it first. CUDA cheats run without a GPU here: static ones must be ANALYSIS_REJECTED,
-run-time ones end NOT_RUN (compiled, never run: never a pass)."""
+sees it first. CUDA cheats without a GPU: static ones must be ANALYSIS_REJECTED, run-time ones
+end NOT_RUN (compiled, never run: never a pass); with a GPU they run, and `expect_gpu` applies."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet
+from typing import Dict, FrozenSet, Optional
 
 AXPY = "kernel axpy(a: f32, X: f32[N], Y: f32[N]) -> (Z: f32[N]) { Z[i] = a * X[i] + Y[i] }"
 RELU = "kernel relu(X: f32[N]) -> (Y: f32[N]) { Y[i] = relu(X[i]) }"
@@ -29,6 +29,7 @@ class Cheat:
     uir: str = AXPY
     sizes: Dict[str, int] = field(default_factory=lambda: {"N": 300})
     target: str = "opencl"
+    expect_gpu: Optional[FrozenSet[str]] = None  # CUDA on a GPU, when it differs from `expect`
 
 
 HEAD = ("// @launch global=(roundup(N, 64)) local=(64)\n"
@@ -167,7 +168,10 @@ def _cu(body: str, prefix: str = "") -> str:
 NOT_RUN = frozenset({"NOT_RUN"})
 CUDA = [
     Cheat("cu-far-write", "writes 400 KB before Z", _cu(CU_GOOD + "    if (i == 0) Z[-100000] = 1.0f;\n"),
-          frozenset({"ANALYSIS_REJECTED"}), target="cuda"),
+          frozenset({"ANALYSIS_REJECTED"}), target="cuda", expect_gpu=OOB),
+    Cheat("cu-read-past-end", "reads X[i + 1] past the end: only a sanitizer sees a stray read on a GPU",
+          _cu(CU_GOOD.replace("+ Y[i]", "+ Y[i] + 0.0f * X[i + 1]")),
+          frozenset({"ANALYSIS_REJECTED", "NOT_RUN"}), target="cuda", expect_gpu=OOB | {"INCORRECT"}),
     Cheat("cu-syncthreads-macro", "#define __syncthreads() to nothing",
           _cu("    __syncthreads();\n" + CU_GOOD, "#define __syncthreads()\n"), STATIC, target="cuda"),
     Cheat("cu-recursion-macro", "recursion through a macro",
@@ -188,10 +192,13 @@ CUDA = [
           STATIC, target="cuda"),
     Cheat("cu-clamp", "only right for small inputs: caught only where it runs",
           _cu(CU_GOOD.replace("a * X[i] + Y[i]", "fminf(fmaxf(a * X[i] + Y[i], -1.0f), 1.0f)")), NOT_RUN,
-          target="cuda"),
+          target="cuda", expect_gpu=WRONG),
     Cheat("cu-size-trick", "zeros when N > 100000: caught only where it runs",
           _cu(CU_GOOD.replace("a * X[i] + Y[i]", "(N > 100000) ? 0.0f : a * X[i] + Y[i]")), NOT_RUN,
-          target="cuda", sizes={"N": 300000}),
+          target="cuda", sizes={"N": 300000}, expect_gpu=WRONG),
+    Cheat("cu-skip-when-done", "returns when the output is not NaN: caught only where it runs",
+          _cu("    if (i >= N || !isnan(Z[i])) return;\n    Z[i] = a * X[i] + Y[i];\n"), NOT_RUN, target="cuda",
+          expect_gpu=WRONG),
 ]
 
 ALL = OPENCL + CUDA

@@ -41,14 +41,18 @@ class _SlowBaseline:
 def _run(c: Cheat, device, llm):
     bound = ir.bind_shapes(ir.select_kernel(ir.load(c.uir)), dict(c.sizes))
     llm.queue(reply(_fenced(c)))
-    out = improve(bound, target=c.target, device=device if c.target == "opencl" else None,
+    if c.target == "cuda":
+        from uhop_cc.runtime.cuda import CUDADevice, cuda_available
+        device = CUDADevice.open() if cuda_available() else None
+    out = improve(bound, target=c.target, device=device,
                   baseline=_SlowBaseline(), samples=1, rounds=1, time_budget_s=0.05, check_timeout_s=20)
     assert len(out.attempts) == 1
     return bound, out, out.attempts[0]
 
 
-def _assert_caught(c: Cheat, bound, out, a) -> None:
-    assert a.status in c.expect, f"{c.name} ({c.why}): {a.status}: {a.reason}"
+def _assert_caught(c: Cheat, bound, out, a, on_gpu: bool = False) -> None:
+    expect = c.expect_gpu if on_gpu and c.expect_gpu else c.expect
+    assert a.status in expect, f"{c.name} ({c.why}): {a.status}: {a.reason}"
     assert a.status not in ("PASSED", "SLOWER") and not a.verified and out.kernel is None
     # never cached
     assert cache.lookup(cache.uir_hash(bound), c.target, out.device, bound.sizes, dataset_dir=out.dataset_dir) is None
@@ -66,12 +70,12 @@ def test_opencl_cheat_is_caught(c, device, llm):
 
 @pytest.mark.parametrize("c", CUDA, ids=[c.name for c in CUDA])
 def test_cuda_cheat_is_caught(c, llm):
+    """Without a GPU: analysed and compiled (NVRTC); with one, run like the OpenCL cheats."""
     from uhop_cc.runtime.cuda import cuda_available, nvrtc_available
-    if cuda_available():
-        pytest.skip("with a GPU the CUDA cheats run (see the gpu-marked suite)")
-    if not nvrtc_available() and c.expect != {"ANALYSIS_REJECTED"}:
+    on_gpu = cuda_available()
+    if not on_gpu and not nvrtc_available() and c.expect != {"ANALYSIS_REJECTED"}:
         pytest.skip("needs NVRTC")
-    _assert_caught(c, *_run(c, None, llm))
+    _assert_caught(c, *_run(c, None, llm), on_gpu=on_gpu)
 
 
 def test_a_correct_kernel_still_passes(device, llm):
