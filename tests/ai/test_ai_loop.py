@@ -123,11 +123,12 @@ def test_hang_oob_include_nocode_hardcoded(axpy, llm):
     t0 = time.perf_counter()
     out = _improve(axpy, llm, rounds=5, check_timeout_s=8.0)
     statuses = [a.status for a in out.attempts]
-    assert statuses == ["TIMEOUT", "OUT_OF_BOUNDS", "ANALYSIS_REJECTED", "NO_CODE", "INCORRECT"], \
+    # the stray write is found before anything runs: the interval analysis proves Z[N + 2] leaves Z
+    assert statuses == ["TIMEOUT", "ANALYSIS_REJECTED", "ANALYSIS_REJECTED", "NO_CODE", "INCORRECT"], \
         [(a.status, a.reason) for a in out.attempts]
     hang, oob, inc, nocode, hard = out.attempts
     assert "killed" in hang.reason
-    assert "out-of-bounds write" in oob.reason
+    assert "mem.oob-write" in oob.reason and "Z" in oob.reason
     assert "include" in inc.reason and not any(s["stage"] in ("compile", "check") for s in inc.stages)
     assert "/etc/passwd" in llm.prompts()[3]  # its findings went back as feedback
     assert nocode.source is None
@@ -135,7 +136,7 @@ def test_hang_oob_include_nocode_hardcoded(axpy, llm):
     shapes = hard.details["shapes"]
     assert shapes[0] == {"N": 300} and all(s["N"] % 16 for s in shapes[1:])
     assert out.kernel is None and out.summary.startswith("kept the deterministic kernel: no candidate passed (")
-    for s in ("1 TIMEOUT", "1 OUT_OF_BOUNDS", "1 ANALYSIS_REJECTED", "1 NO_CODE", "1 INCORRECT"):
+    for s in ("1 TIMEOUT", "2 ANALYSIS_REJECTED", "1 NO_CODE", "1 INCORRECT"):
         assert s in out.summary
     _archive_ok(out, 5)
     assert time.perf_counter() - t0 < 60

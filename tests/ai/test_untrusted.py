@@ -102,7 +102,9 @@ def test_kernel_source_passes_an_honest_kernel(relu_file, tmp_path, capsys):
 @pytest.mark.parametrize("source,status", [
     (CLAMP, "INCORRECT"),
     ("#define fmax(a, b) (a)\n" + GOOD, "ANALYSIS_REJECTED"),
-    (GOOD.replace("if (i < N) ", ""), "OUT_OF_BOUNDS"),
+    (GOOD.replace("if (i < N) ", ""), "ANALYSIS_REJECTED"),  # proven to write past Y: never runs
+    (GOOD.replace("Y[i] = fmax(X[i], 0.0f)", "Y[i + (int)(X[0] * 0.0f) + 100000] = fmax(X[i], 0.0f)"),
+     "OUT_OF_BOUNDS"),  # a data-dependent index: unproven statically, caught by the guards
     (GOOD.replace("fmax(X[i], 0.0f)", "fmax(X[i], 0.0f) + undefined_name"), "COMPILE_ERROR"),
 ])
 def test_kernel_source_rejects_a_bad_kernel_with_its_status(relu_file, tmp_path, capsys, source, status):

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import prompts
-from .checks import (CheckOutcome, audit_source, choose_shapes, nvrtc_check, run_checks, static_checks, ttmetal_check,
-                     uses_atomics)
+from ..verify.judge import guard_bytes_for
+from .checks import (CheckOutcome, audit_source, choose_shapes, memory_checks, nvrtc_check, run_checks, static_checks,
+                     ttmetal_check, uses_atomics)
 from .extract import extract_code
 from .providers import ChatClient, ProviderConfigError, ProviderError, resolve_config
 from .status import tally
@@ -373,15 +374,28 @@ def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: 
         a.reason = "; ".join(str(f) for f in st.errors[:3])
         a.details = {"findings": [str(f) for f in st.findings]}
         return a
-    # -- compile, micro-tests, profile
-    t0 = time.perf_counter()
+    # -- memory safety for every launch the checks will make, then compile, micro-tests, profile
     built = st.source or ex.source
+    shapes = choose_shapes(bound.checked, bound.sizes, rng)
+    reach = None
+    if target in ("opencl", "cuda"):  # memory safety of every launch the checks will make
+        from .. import ir
+        t1 = time.perf_counter()
+        mem, reach = memory_checks(built, target, [ir.bind_shapes(bound.checked, s) for _, s in shapes] + [bound])
+        errors = [f for f in mem if f.severity == "error"]
+        a.stages.append({"stage": "memory", "ok": not errors, "seconds": round(time.perf_counter() - t1, 4),
+                         "findings": [f.to_json() for f in mem], "reach_bytes": reach})
+        if errors:
+            a.status, a.reason = "ANALYSIS_REJECTED", "; ".join(str(f) for f in errors[:3])
+            a.details = {"findings": [str(f) for f in mem]}
+            return a
+    t0 = time.perf_counter()
     if mode == "run":
-        shapes = choose_shapes(bound.checked, bound.sizes, rng)
         seeds = [rng.randrange(1, 2 ** 31) for _ in range(2)]
         co = run_checks(built, uir_text, bound.name, target, shapes, dict(bound.sizes), seeds=seeds,
                         timeout_s=check_timeout + budget, budget_s=budget, device_index=device_index, peaks=peaks,
-                        deterministic=not uses_atomics(built))
+                        deterministic=not uses_atomics(built),
+                        guard_bytes=None if reach is None else guard_bytes_for(bound, reach))
         _child_stages(a, co, t0)
     elif mode == "nvrtc":
         co = nvrtc_check(built)

@@ -5,7 +5,7 @@ right values from the previous work-group, so such a kernel passes every test he
 on a GPU. These are textual checks of the preprocessed source (comments gone, macros expanded):
 
 * a private scalar declared without an initialiser whose first use after the declaration is
-  not a plain assignment (`acc = ...`) or an address-of (`&acc`): error;
+  not an assignment (`acc = ...`, or of a component: `v.x = ...`) or an address-of (`&acc`): error;
 * a `__local`/`local`/`__shared__` array that the kernel reads but never writes (no indexed
   assignment, no atomic, no async copy into it): error.
 
@@ -21,6 +21,7 @@ __all__ = ["uninitialised"]
 
 _TYPES = r"(?:unsigned\s+)?(?:float|double|half|int|uint|long|ulong|short|ushort|char|uchar|size_t|bool)(?:2|3|4|8|16)?"
 _DECL = re.compile(rf"(?<![\w.])(?:const\s+)?({_TYPES})\s+([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*;")
+_ASSIGNED = re.compile(r"(?:\s*\.\s*\w+|\s*\[[^\]\n]*\])*\s*=(?!=)")
 _LOCAL = re.compile(r"(?:\b__local\b|\blocal\b|\b__shared__\b)\s+(?:volatile\s+)?\w+\s+([A-Za-z_]\w*)\s*\[")
 
 
@@ -39,9 +40,9 @@ def _scalars(text: str) -> List[Tuple[str, str, int, int]]:
             use = re.compile(rf"(?<![\w.]){re.escape(name)}\b").search(text, m.end())
             if use is None:
                 continue
-            after = text[use.end():use.end() + 3]
             prev = text[max(0, use.start() - 2):use.start()]
-            if re.match(r"\s*=(?!=)", after) or prev.endswith("&"):
+            # `acc = ...`, and a part of it: `v.x = ...` (vector components), `a[k] = ...`
+            if _ASSIGNED.match(text, use.end()) or prev.endswith("&"):
                 continue
             out.append(("safety.uninitialised", f"`{name}` is read before it is assigned (declared without a value "
                         f"on line {_line(text, m.start())}): its value is undefined", _line(text, use.start()), 1))
