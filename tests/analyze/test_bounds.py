@@ -65,7 +65,7 @@ def cuda(body: str, n: int = 300, grid=(5,), block=(64,)) -> MemReport:
     return check_memory(src, "cuda", [Launch("k", args, tuple(g * b for g, b in zip(grid, block)), block)])
 
 
-def only_error(report: MemReport, code: str, buffer: str, element: str) -> None:
+def assert_error(report: MemReport, code: str, buffer: str, element: str) -> None:
     errs = report.errors()
     assert errs, report.findings
     assert any(f.code == code and f.buffer == buffer and element in f.message for f in errs), errs
@@ -165,68 +165,68 @@ def test_random_programs_have_no_error(prog):
 # ------------------------------------------------------------------ hostile kernels: errors
 def test_constant_negative_index():
     r = opencl("Y[-100000] = 1.0f;")
-    only_error(r, "mem.oob-write", "Y", "element -100000")
+    assert_error(r, "mem.oob-write", "Y", "element -100000")
     assert "Y has 300 elements" in r.errors()[0].message and "N=300" in r.errors()[0].message
     assert r.reach["Y"] == (-100000, -100000)
 
 
 def test_atomic_far_past_the_end():
-    only_error(opencl("atomic_inc((volatile __global int*)&Y[N + 100000]);"), "mem.oob-write", "Y", "100300")
-    only_error(cuda("atomicAdd(&out[n + 100000], 1.0f);"), "mem.oob-write", "out", "100300")
-    only_error(cuda("atomicAdd(out + n + 5, 1.0f);"), "mem.oob-write", "out", "305")
+    assert_error(opencl("atomic_inc((volatile __global int*)&Y[N + 100000]);"), "mem.oob-write", "Y", "100300")
+    assert_error(cuda("atomicAdd(&out[n + 100000], 1.0f);"), "mem.oob-write", "out", "100300")
+    assert_error(cuda("atomicAdd(out + n + 5, 1.0f);"), "mem.oob-write", "out", "305")
 
 
 def test_unguarded_shifted_index():
     r = opencl("int i = get_global_id(0);\nY[i + N] = 1.0f;")
-    only_error(r, "mem.oob-write", "Y", "619")
+    assert_error(r, "mem.oob-write", "Y", "619")
     assert r.errors()[0].line == 5
     assert r.reach["Y"] == (300, 619)
 
 
 def test_global_rounded_up_without_guard():
-    only_error(opencl("Y[get_global_id(0)] = X[get_global_id(0)];"), "mem.oob-write", "Y", "319")
-    only_error(opencl("Y[get_global_id(0)] = X[get_global_id(0)];"), "mem.oob-read", "X", "319")
-    only_error(cuda("out[blockIdx.x * blockDim.x + threadIdx.x] = X[0];"), "mem.oob-write", "out", "319")
+    assert_error(opencl("Y[get_global_id(0)] = X[get_global_id(0)];"), "mem.oob-write", "Y", "319")
+    assert_error(opencl("Y[get_global_id(0)] = X[get_global_id(0)];"), "mem.oob-read", "X", "319")
+    assert_error(cuda("out[blockIdx.x * blockDim.x + threadIdx.x] = X[0];"), "mem.oob-write", "out", "319")
 
 
 def test_off_by_one_loop():
-    only_error(opencl("for (int k = 0; k <= N; ++k) Y[k] = 0;"), "mem.oob-write", "Y", "element 300")
-    only_error(cuda("for (int k = n - 1; k >= -1; k--) out[k] = 0;"), "mem.oob-write", "out", "element -1")
+    assert_error(opencl("for (int k = 0; k <= N; ++k) Y[k] = 0;"), "mem.oob-write", "Y", "element 300")
+    assert_error(cuda("for (int k = n - 1; k >= -1; k--) out[k] = 0;"), "mem.oob-write", "out", "element -1")
 
 
 def test_local_and_shared_overflow():
-    only_error(opencl("__local float t[64];\nt[get_local_id(0) + 1] = X[0];"), "mem.oob-write", "t", "reach 64")
-    only_error(opencl("__local float t[16][17];\nt[get_local_id(0) % 16][get_local_id(0) % 18] = 0;"),
+    assert_error(opencl("__local float t[64];\nt[get_local_id(0) + 1] = X[0];"), "mem.oob-write", "t", "reach 64")
+    assert_error(opencl("__local float t[16][17];\nt[get_local_id(0) % 16][get_local_id(0) % 18] = 0;"),
                "mem.oob-write", "t", "reach 17")
-    only_error(cuda("__shared__ float s[64];\ns[threadIdx.x + 1] = X[0];\n__syncthreads();"), "mem.oob-write", "s",
+    assert_error(cuda("__shared__ float s[64];\ns[threadIdx.x + 1] = X[0];\n__syncthreads();"), "mem.oob-write", "s",
                "reach 64")
 
 
 def test_private_array_overflow():
-    only_error(opencl("float acc[8] = {0};\nfor (int j = 0; j <= 8; ++j) acc[j] += 1.0f;\nY[0] = acc[0];"),
+    assert_error(opencl("float acc[8] = {0};\nfor (int j = 0; j <= 8; ++j) acc[j] += 1.0f;\nY[0] = acc[0];"),
                "mem.oob-write", "acc", "reach 8")
-    only_error(cuda("float p[4];\nint i = threadIdx.x;\np[i % 5] = 1.0f;\nout[0] = p[0];"), "mem.oob-write", "p",
+    assert_error(cuda("float p[4];\nint i = threadIdx.x;\np[i % 5] = 1.0f;\nout[0] = p[0];"), "mem.oob-write", "p",
                "reach 4")
 
 
 def test_vector_store_past_the_end():
     r = opencl("int i = get_global_id(0);\nif (i < N / 2) vstore4((float4)(0.0f), i, Y);")
-    only_error(r, "mem.oob-write", "Y", "element 599")
-    only_error(opencl("int i = get_global_id(0);\nif (i < N) ((__global float4*)Y)[i] = (float4)(0.0f);"),
+    assert_error(r, "mem.oob-write", "Y", "element 599")
+    assert_error(opencl("int i = get_global_id(0);\nif (i < N) ((__global float4*)Y)[i] = (float4)(0.0f);"),
                "mem.oob-write", "Y", "element 1199")
-    only_error(cuda("int i = threadIdx.x;\nreinterpret_cast<float4*>(out)[i + 60] = make_float4(0, 0, 0, 0);"),
+    assert_error(cuda("int i = threadIdx.x;\nreinterpret_cast<float4*>(out)[i + 60] = make_float4(0, 0, 0, 0);"),
                "mem.oob-write", "out", "element 495")
 
 
 def test_reads_are_errors_too():
-    only_error(opencl("int i = get_global_id(0);\nif (i < N) Y[i] = X[i + 1];"), "mem.oob-read", "X", "300")
-    only_error(opencl("int i = get_global_id(0);\nif (i < N) Y[i] = vload4(i, X).x;"), "mem.oob-read", "X", "1199")
+    assert_error(opencl("int i = get_global_id(0);\nif (i < N) Y[i] = X[i + 1];"), "mem.oob-read", "X", "300")
+    assert_error(opencl("int i = get_global_id(0);\nif (i < N) Y[i] = vload4(i, X).x;"), "mem.oob-read", "X", "1199")
 
 
 def test_helper_functions_are_followed():
     helper = "void put(__global float* p, int j) { p[j] = 1.0f; }\n"
     r = opencl("int i = get_global_id(0);\nif (i < N) put(Y, i + 1);", extra=helper)
-    only_error(r, "mem.oob-write", "Y", "300")
+    assert_error(r, "mem.oob-write", "Y", "300")
     assert "put()" in r.errors()[0].message
     assert not opencl("int i = get_global_id(0);\nif (i < N) put(Y, i);", extra=helper).findings
 
@@ -272,7 +272,7 @@ __kernel void mm(__global const float* A, __global const float* B, __global floa
     assert not r.findings, r.findings
     assert r.reach == {"A": (0, M * K - 1), "B": (0, K * N - 1), "C": (0, M * N - 1)}
     r = check_memory(src.replace("r < M && c < N", "r < M"), "opencl", [Launch("mm", args, (80, 48), (16, 16))])
-    only_error(r, "mem.oob-read", "B", "")
+    assert_error(r, "mem.oob-read", "B", "")
     assert {f.buffer for f in r.errors()} == {"B", "C"}
 
 

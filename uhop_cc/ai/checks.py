@@ -386,12 +386,11 @@ def run_checks(source: str, uir_source: str, kernel_name: str, target: str,
                guard_bytes: Optional[int] = None, deterministic: bool = True) -> CheckOutcome:
     """verify.judge.check_candidate in a child process under resource limits, its end turned
     into a status. Failures at the hidden shape never name its sizes (they feed the LLM)."""
-    from ..verify.sandbox import Limits, limits, run_isolated
+    from ..verify.sandbox import limits, run_isolated
     fd, progress = tempfile.mkstemp(prefix="uhop-ai-check-", suffix=".txt")
     os.close(fd)
     lim = limits(_work_bytes(uir_source, kernel_name, shapes, requested), timeout_s)
-    if target == "cuda":  # the CUDA driver reserves vast address ranges: no RLIMIT_AS, the wall clock still holds
-        lim = Limits(None, lim.cpu_s, lim.file_bytes)
+    if target == "cuda":
         from ..verify.sanitizer import memcheck
         status, why = memcheck({"source": source, "uir_source": uir_source, "kernel_name": kernel_name,
                                 "target": target, "shapes": [(l, dict(s)) for l, s in shapes],

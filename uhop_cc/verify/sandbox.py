@@ -2,9 +2,11 @@
 
 A generated kernel may loop forever, crash the OpenCL driver (and with it the process), or
 make the compiler eat the machine (a macro bomb drove a child to 18.9 GB). `run_isolated`
-runs a picklable top-level function in a fresh `spawn` child under resource limits -- address
-space (RLIMIT_AS), CPU seconds (RLIMIT_CPU), file size (RLIMIT_FSIZE), no core dumps -- kills it
-when the wall-clock limit passes, and reports how it ended. `limits()` gives the defaults
+runs a picklable top-level function in a fresh `spawn` child under resource limits -- writable
+memory (RLIMIT_DATA: heap and private writable mappings; not RLIMIT_AS, which GPU drivers break
+with their reservations of address space, and which the judge's PROT_NONE guard pages would
+count), CPU seconds (RLIMIT_CPU), file size (RLIMIT_FSIZE), no core dumps -- kills it when the
+wall-clock limit passes, and reports how it ended. `limits()` gives the defaults
 (UHOP_SANDBOX_MEMORY_MB overrides the memory limit) and `apply_limits` sets them, also for
 plain subprocesses (the preprocessor, compilers) through `preexec_fn`.
 """
@@ -23,12 +25,12 @@ __all__ = ["IsolatedResult", "run_isolated", "validate_isolated", "build_and_val
            "apply_limits", "MEMORY_ENV"]
 
 MEMORY_ENV = "UHOP_SANDBOX_MEMORY_MB"
-_BASE_MEMORY = 2 << 30  # PoCL, LLVM and NumPy reserve ~0.7 GB of address space before any work
+_BASE_MEMORY = 2 << 30  # PoCL, LLVM and NumPy take a few hundred MB before any work
 
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: Optional[int]  # RLIMIT_AS; None: unlimited
+    memory_bytes: Optional[int]  # RLIMIT_DATA; None: unlimited
     cpu_s: Optional[int]  # RLIMIT_CPU
     file_bytes: Optional[int] = 1 << 30  # RLIMIT_FSIZE (compiler caches)
 
@@ -68,7 +70,7 @@ def apply_limits(lim: Optional[Limits]) -> None:
         import resource
     except ImportError:  # pragma: no cover - not POSIX
         return
-    for what, value in ((resource.RLIMIT_AS, lim.memory_bytes), (resource.RLIMIT_CPU, lim.cpu_s),
+    for what, value in ((resource.RLIMIT_DATA, lim.memory_bytes), (resource.RLIMIT_CPU, lim.cpu_s),
                         (resource.RLIMIT_FSIZE, lim.file_bytes), (resource.RLIMIT_CORE, 0)):
         if value is None:
             continue

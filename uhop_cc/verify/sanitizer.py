@@ -41,7 +41,7 @@ def memcheck(kwargs: Dict[str, Any], timeout_s: float) -> Tuple[Optional[str], s
     from .sandbox import Limits, apply_limits, limits
     argv = [tool, "--tool", "memcheck", "--error-exitcode", str(ERROR_EXIT), "--print-limit", "10",
             sys.executable, "-m", "uhop_cc.verify.sanitizer"]
-    lim = Limits(None, limits(0, timeout_s).cpu_s)  # no RLIMIT_AS: the CUDA driver reserves vast address ranges
+    lim = Limits(None, limits(0, timeout_s).cpu_s)  # memcheck's own shadow memory: no memory limit
     try:
         p = subprocess.run(argv, input=json.dumps(dict(kwargs, time_it=False)), capture_output=True, text=True,
                            timeout=timeout_s, preexec_fn=lambda: apply_limits(lim))
