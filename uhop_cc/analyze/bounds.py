@@ -20,7 +20,8 @@ What the verdicts mean:
   multi-dimensional local/private array inside its dimension);
 * `mem.oob-*` (error): the touched interval leaves the buffer, the offending endpoint is *exact*
   (attained by some work-item: ids, loop counters, affine combinations of independent ones) and
-  the path to the access is fully understood, so some work-item really makes that access;
+  the path to the access is provably taken by the work-items that attain it (every guard on the
+  way was refined exactly, on independent terms), so some work-item really makes that access;
 * `mem.unproven-*` (warning): the interval could not be shown inside the buffer, but the analysis
   cannot claim that a work-item really goes out: the index is data dependent (loaded from memory,
   magic-number division), the interval is an over-approximation (products, %, joins, loop-carried
@@ -1031,13 +1032,13 @@ class _Env:
     __slots__ = ("vars", "bases", "taint", "facts", "gok", "fok", "exits")
 
     def __init__(self):
-        self.vars, self.bases, self.facts = {}, {}, {}
-        self.taint, self.gok, self.fok, self.exits = _NOD, True, True, 0
+        self.vars, self.bases, self.facts, self.taint = {}, {}, {}, {}  # taint: dependency -> constraining term
+        self.gok, self.fok, self.exits = True, True, 0
 
     def copy(self) -> "_Env":
         e = _Env.__new__(_Env)
-        e.vars, e.bases, e.facts = dict(self.vars), dict(self.bases), dict(self.facts)
-        e.taint, e.gok, e.fok, e.exits = self.taint, self.gok, self.fok, self.exits
+        e.vars, e.bases, e.facts, e.taint = dict(self.vars), dict(self.bases), dict(self.facts), dict(self.taint)
+        e.gok, e.fok, e.exits = self.gok, self.fok, self.exits
         return e
 
 
@@ -1545,7 +1546,7 @@ class _Eval:
             v = _V(0, (loc or g) - 1, even, even, deps=frozenset({f"l{d}"}), ident=ident)
         else:
             v = _V(0, (-(-g // loc) if loc else g) - 1, even, even, deps=frozenset({f"g{d}"}), ident=ident)
-        return _cp(v, ex=False) if v.deps & env.taint else v
+        return _cp(v, ex=False) if v.deps & env.taint.keys() else v
 
     def e_call(self, n, env):
         name, args = n.v, n.a[1:]
@@ -1636,7 +1637,7 @@ class _Eval:
                     self.lost(v, n, True, f"a pointer is passed to {name}() which the analysis cannot follow")
             return _V(deps=_DATA, fl=True)
         callee = _Env()
-        callee.bases, callee.taint, callee.gok, callee.fok = env.bases, env.taint, env.gok, env.fok
+        callee.bases, callee.taint, callee.gok, callee.fok = env.bases, dict(env.taint), env.gok, env.fok
         saved = (self.vtypes, self.ctl)
         self.vtypes, self.ctl = {}, []
         for (pname, pt), v in zip(fn.params, vals):
@@ -1732,6 +1733,8 @@ class _Run(_Eval):
                 e.gok = False
             return None if s1 == "empty" else e
         d = _cmp(op, lv, rv)
+        if d is None and l.key == r.key and self.key(l, env) == self.key(r, env) and not self.reads_memory(l):
+            d = op in ("<=", ">=", "==")  # x op x
         if d is not None:
             return env if d else None
         e = env.copy()
@@ -1739,7 +1742,7 @@ class _Run(_Eval):
         s2 = self.refine_side(e, r, _SWAP[op], lv) if s1 != "empty" else s1
         if "empty" in (s1, s2):
             return None
-        if "vague" in (s1, s2) or "refined" not in (s1, s2):
+        if "vague" in (s1, s2) or "unsure" in (s1, s2) or "refined" not in (s1, s2):
             e.gok = False
         return e
 
@@ -1787,18 +1790,25 @@ class _Run(_Eval):
             lo = max(lo, -_floor(-(bound.lo - b + (op == ">")), a))
         if op == "!=" and bound.m == 0 and a == 1:
             lo, hi = (lo + 1, hi) if bound.lo - b == lo else (lo, hi - 1) if bound.lo - b == hi else (lo, hi)
+        if lo <= hi and tv.m > 1:  # keep to the congruence class
+            snap = _V(lo, hi, m=tv.m, r=tv.r)
+            lo, hi = snap.lo, snap.hi
         if lo > hi:
             return "empty"
         if lo == tv.lo and hi == tv.hi:
             return "same" if not (tv.deps & _DATA or bound.deps & _DATA) else "vague"
         constb = bound.m == 0 and bound.ex
-        ex = tv.ex and constb and (tv.dn or (lo == tv.lo and hi == tv.hi))
-        nv = _cp(tv, lo=lo, hi=hi, ex=ex, dn=tv.dn and constb)
-        if nv.lo > nv.hi:
-            return "empty"
+        nv = _cp(tv, lo=lo, hi=hi, ex=tv.ex and tv.dn and constb, dn=tv.dn and constb)
         keep = self.put(e, t, tv, nv)
-        self.taint(e, tv.deps | (_NOD if constb else bound.deps), keep)
-        return "vague" if (tv.deps | bound.deps) & _DATA else "refined"
+        owner = tv.ident or (("var", t.v, tv.did) if t.k == "id" else self.key(t, e))
+        deps = tv.deps | (_NOD if constb else bound.deps)
+        # the work-items left are provably some: an attained value survives, the bound is independent,
+        # and no other term constrained these dependencies before
+        sure = (tv.dn or (tv.ex and (lo == tv.lo or hi == tv.hi))) and \
+            (constb or (bound.ex and not tv.deps & bound.deps)) and \
+            all(e.taint.get(d, owner) == owner for d in deps)
+        self.taint(e, deps, keep, owner)
+        return "vague" if (tv.deps | bound.deps) & _DATA else "refined" if sure else "unsure"
 
     def linear(self, n: _Node, env: _Env) -> tuple:
         """n == a * t + b for constants a != 0, b (t None: n is a constant)."""
@@ -1845,11 +1855,12 @@ class _Run(_Eval):
             return {k}
         return set(names) | {tv.ident}
 
-    def taint(self, e: _Env, deps: frozenset, keep: set) -> None:
-        """Work-items were removed along `deps`: values depending on them lose exactness."""
+    def taint(self, e: _Env, deps: frozenset, keep: set, owner=None) -> None:
+        """Work-items were removed along `deps` (by term `owner`): values depending on them lose exactness."""
         if not deps:
             return
-        e.taint = e.taint | deps
+        for d in deps:
+            e.taint[d] = owner if e.taint.get(d, owner) == owner else "*"
         for table in (e.vars, e.facts):
             for x, v in list(table.items()):
                 if x in keep:
@@ -1890,14 +1901,18 @@ class _Run(_Eval):
                 h.cond, h.quot = v0.cond, v0.quot
             out.vars[x] = h
         if clean:
-            out.bases, out.facts, out.taint, out.gok = entry.bases, entry.facts, entry.taint, entry.gok
+            out.bases, out.facts, out.taint = dict(entry.bases), dict(entry.facts), dict(entry.taint)
+            out.gok = entry.gok
             out.fok, out.exits = entry.fok and all(p.fok for p in parts), entry.exits
             return out
         for attr in ("bases", "facts"):
             tables = [getattr(p, attr) for p in parts]
             common = set(tables[0]).intersection(*tables[1:])
             setattr(out, attr, {k: _hull([(t[k], ok) for t, ok in zip(tables, u)]) for k in common})
-        out.taint = _NOD.union(*[p.taint for p in parts])
+        out.taint = {}
+        for p in parts:
+            for d, o in p.taint.items():
+                out.taint[d] = o if out.taint.get(d, o) == o else "*"
         out.gok, out.fok, out.exits = entry.gok, entry.fok and all(u), max(p.exits for p in parts) + 1
         return out
 
@@ -1930,7 +1945,7 @@ class _Run(_Eval):
 
     def s_block(self, s, env):
         saved: dict = {}
-        taint0 = env.taint
+        taint0 = set(env.taint)
         for st in s.a:
             if st.k == "decl":
                 for item in st.v:
@@ -1942,7 +1957,7 @@ class _Run(_Eval):
         return env
 
     @staticmethod
-    def restore(env: _Env, saved: dict, taint0: frozenset) -> None:
+    def restore(env: _Env, saved: dict, taint0: set) -> None:
         """Bring back the variables a scope shadowed (they missed the refinements made meanwhile)."""
         for name, old in saved.items():
             if old is None:
@@ -1950,9 +1965,9 @@ class _Run(_Eval):
                 continue
             if isinstance(old, _V) and old.ident in env.bases:
                 old = _cp(env.bases[old.ident], ident=old.ident, did=old.did, cond=old.cond, quot=old.quot)
-            elif isinstance(old, _V) and old.ex and old.deps & (env.taint - taint0):
+            elif isinstance(old, _V) and old.ex and old.deps & (env.taint.keys() - taint0):
                 old = _cp(old, ex=False, dn=False)
-            elif isinstance(old, _P) and old.off.ex and old.off.deps & (env.taint - taint0):
+            elif isinstance(old, _P) and old.off.ex and old.off.deps & (env.taint.keys() - taint0):
                 q = _P(old.buf, _cp(old.off, ex=False, dn=False), old.es, old.dims, old.chk)
                 q.did, old = old.did, q
             env.vars[name] = old
@@ -2046,7 +2061,7 @@ class _Run(_Eval):
     def s_for(self, s, env):
         init, cond, step, body = s.a
         saved = {item[0]: env.vars.get(item[0]) for item in init.v} if init is not None and init.k == "decl" else {}
-        taint0 = env.taint
+        taint0 = set(env.taint)
         env = self.exec(init, env)
         out = self.loop(env, cond, step, body, True, init)
         if out is not None:
@@ -2098,6 +2113,10 @@ class _Run(_Eval):
 
     def iterate(self, head, cond, step, body, test_first, pat):
         e = head.copy()
+        if pat and pat[3]:  # only the work-items with a < b enter the body
+            if any(e.taint.get(d, pat[1].ident) != pat[1].ident for d in pat[3]):
+                e.gok = False
+            self.taint(e, pat[3], {pat[0]}, pat[1].ident)
         if cond is not None and test_first:
             self.ev(cond, e)
             if not pat:
@@ -2146,7 +2165,7 @@ class _Run(_Eval):
         return cur
 
     def counter(self, env, init, cond, step, body):
-        """`for (k = a; k < b; k += c)`: (name, value inside, value after), 'never' or None."""
+        """`for (k = a; k < b; k += c)`: (name, value inside, value after, deps of a and b), 'never' or None."""
         if cond is None or step is None or cond.k != "bin" or cond.v not in ("<", "<=", ">", ">=", "!="):
             return None
         if step.k not in ("asg", "post") or step.a[0].k != "id":
@@ -2194,7 +2213,7 @@ class _Run(_Eval):
         v = _V(lo, hi, ex, ex, m, rr, a.deps | b.deps | {ident}, ident)
         v.did = self.fresh()
         after.did = self.fresh()
-        return name, v, after
+        return name, v, after, a.deps | b.deps
 
     # ---- kernels
     def kernel(self, fn: _Func) -> None:
