@@ -6,7 +6,6 @@ validate; every attempt is recorded in the report, so nothing is lost silently.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -214,7 +213,7 @@ def _judge(result: CompileResult, kernel: GeneratedKernel, attempt: Attempt, bou
            device, spec: KernelSpec, time_budget_s: float, roofline: bool, say) -> bool:
     """An untrusted kernel through every check, in a child process (ai.checks.audit_source): True
     when it passed; a failing cache hit is invalidated and archived with its reason."""
-    from .ai.checks import audit_source
+    from .ai.audit import audit_source
     say(f"checking the {'cached' if kernel.params.get('cached') else 'user'} kernel in a child process")
     peaks = None
     if target == "opencl":
@@ -377,7 +376,7 @@ def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_ho
     spec = build_spec(bound, {"name": "none (NVRTC compile check only)"})
     result = CompileResult(spec, None, False, compile_only=True)
     if kernel_source is not None:  # a user's kernel: static checks of the expanded source, then NVRTC
-        from .ai.checks import audit_source
+        from .ai.audit import audit_source
         audit = audit_source(kernel_source.source, bound, "cuda", run=False, spec=spec)
         result.kernel, result.audit = kernel_source, audit.to_json()
         result.attempts.append(Attempt("user", dict(kernel_source.params), "ok" if audit.status == "NOT_RUN"

@@ -9,7 +9,8 @@ import pytest
 
 from runtime.conftest import opencl_unavailable_reason
 from uhop_cc import ir
-from uhop_cc.ai.checks import audit_source, memory_checks, static_checks
+from uhop_cc.ai.audit import audit_source, memory_checks
+from uhop_cc.ai.checks import static_checks
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SIZES = {"attention": {"L": 40, "S": 33, "D": 16}, "conv2d": {"N": 2, "C": 5, "H": 19, "W": 17, "K": 6, "R": 3, "S": 3},

@@ -22,8 +22,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import prompts
 from ..verify.judge import guard_bytes_for
-from .checks import (CheckOutcome, audit_source, choose_shapes, memory_checks, nvrtc_check, run_checks, static_checks,
-                     ttmetal_check, uses_atomics)
+from .audit import audit_source, memory_checks
+from .checks import (CheckOutcome, choose_shapes, nvrtc_check, run_checks, static_checks, ttmetal_check,
+                     uses_atomics)
 from .extract import extract_code
 from .providers import ChatClient, ProviderConfigError, ProviderError, resolve_config
 from .status import tally

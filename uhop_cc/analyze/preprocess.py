@@ -25,7 +25,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Tuple
 
 __all__ = ["Expanded", "expand", "invisible_chars", "redefinitions", "BUILTINS", "MAX_EXPANDED_BYTES"]
 

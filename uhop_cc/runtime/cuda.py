@@ -36,7 +36,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..ir.typed import BoundKernel
-from .opencl import (SCALAR_NP_DTYPE, _round_up, TENSOR_NP_DTYPE, AbiError, GuardReport, LaunchFailure, Poison, RunResult,
+from .placement import round_up
+from .opencl import (SCALAR_NP_DTYPE, TENSOR_NP_DTYPE, AbiError, GuardReport, LaunchFailure, Poison, RunResult,
                      _host_inputs)
 
 __all__ = ["CudaBuild", "CUDADevice", "CudaUnavailable", "CudaPrepared", "nvrtc_compile", "nvrtc_available",
@@ -799,7 +800,7 @@ class CUDADevice:
         poison = poison or Poison()
         plan = self._plan(program, stages, bound)
         host = _host_inputs(bound, inputs)
-        guard = _round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes else 0
+        guard = round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes else 0
         canary = poison.canary or b"\xa5"
 
         tensors: List[Tuple[str, str, str]] = []
@@ -822,7 +823,7 @@ class CUDADevice:
                     data = poison.fill(name, shape, dtype)
                 body = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
                 nbytes = body.size
-                vbytes = _round_up(max(nbytes, 1), 4)
+                vbytes = round_up(max(nbytes, 1), 4)
                 if guard:
                     total = guard + vbytes + guard
                     blob = np.frombuffer((canary * (total // len(canary) + 1))[:total], np.uint8).copy()

@@ -36,6 +36,7 @@ else:
     _IMPORT_ERROR = None
 
 from ..ir.typed import BoundKernel
+from .placement import PlacedBuffer, round_up
 
 __all__ = [
     "DeviceInfo", "list_devices", "OpenCLDevice", "OpenCLUnavailable", "BuildResult",
@@ -287,8 +288,7 @@ class RunResult:
         return [g for g in self.guards.values() if not g.ok]
 
 
-def _round_up(n: int, a: int) -> int:
-    return (n + a - 1) // a * a
+
 
 
 @dataclass
@@ -505,68 +505,6 @@ class PreparedLaunch:
         self._arena = None
 
 
-# ------------------------------------------------------------------ buffers of a checking run
-class _Placed:
-    """One tensor of a checking run: the device buffer (`parent`), the tensor's own region of it
-    (`view`), its bytes, and the host image (`blob`: canary, tensor, canary) it was made from."""
-
-    def __init__(self, parent, view, nbytes: int, blob: np.ndarray, before: int, region=None):
-        self.parent, self.view, self.nbytes, self.blob, self.before = parent, view, nbytes, blob, before
-        self._region = region  # an mmap between PROT_NONE pages (guard_pages)
-
-    @classmethod
-    def between_pages(cls, device: "OpenCLDevice", body: np.ndarray, canary: bytes, page_guard: int) -> "_Placed":
-        """The tensor at the end of read-write pages, PROT_NONE pages `page_guard` long on both sides;
-        the alignment slack around it holds the canary. The device works on this memory in place."""
-        import mmap
-        page = mmap.PAGESIZE
-        align = max(128, device.align_bytes)
-        nbytes, vbytes = body.size, max(body.size, 1)
-        span = _round_up(vbytes + align, page)
-        start = (span - _round_up(vbytes, align)) // align * align
-        g = _round_up(max(page_guard, page), page)
-        region = mmap.mmap(-1, g + span + g, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        mem = np.frombuffer(region, np.uint8)
-        try:
-            blob = np.frombuffer((canary * (span // len(canary) + 1))[:span], np.uint8).copy()
-            blob[start:start + nbytes] = body
-            mem[g:g + span] = blob
-            _protect(mem, 0, g)
-            _protect(mem, g + span, g)
-            parent = cl.Buffer(device.context, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR,
-                               hostbuf=mem[g:g + span])
-            view = parent.get_sub_region(start, vbytes)
-        except BaseException:
-            del mem
-            region.close()
-            raise
-        del mem
-        return cls(parent, view, nbytes, blob, start, region)
-
-    def release(self) -> None:
-        for b in {id(self.view): self.view, id(self.parent): self.parent}.values():
-            try:
-                b.release()
-            except cl.Error:
-                pass
-        if self._region is not None:
-            self.view = self.parent = None
-            try:
-                self._region.close()
-            except BufferError:  # a view still exported: the mapping goes with the last reference
-                pass
-            self._region = None
-
-
-def _protect(mem: np.ndarray, offset: int, length: int) -> None:
-    """PROT_NONE on `length` bytes of `mem` from `offset` (page-aligned)."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    if libc.mprotect(ctypes.c_void_p(mem.ctypes.data + offset), ctypes.c_size_t(length), 0) != 0:
-        raise OSError(ctypes.get_errno(), "mprotect failed")
-
-
 # ------------------------------------------------------------------ the device
 class OpenCLDevice:
     def __init__(self, cl_device, index: int = 0):
@@ -703,7 +641,7 @@ class OpenCLDevice:
         plan = self._plan(program, stages, bound)
         host = _host_inputs(bound, inputs)
         pages = guard_pages and self.works_in_host_memory
-        guard = _round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes and not pages else 0
+        guard = round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes and not pages else 0
         canary = poison.canary or b"\xa5"
         q = self.queue
         tensors: List[Tuple[str, str, str]] = []  # (name, role, dtype)
@@ -715,7 +653,7 @@ class OpenCLDevice:
         if plan.temps_passed:
             for t in plan.temp_args:
                 tensors.append((t.name, "temp", t.dtype))
-        layout: Dict[str, _Placed] = {}
+        layout: Dict[str, PlacedBuffer] = {}
         try:
             for name, role, dtype in tensors:
                 data = host[name] if role == "input" else poison.fill(name, tuple(bound.shapes[name]), dtype)
@@ -748,12 +686,12 @@ class OpenCLDevice:
         """CPU devices (PoCL) run kernels on host memory in place (USE_HOST_PTR is zero-copy)."""
         return bool(int(self.cl_device.type) & int(cl.device_type.CPU))
 
-    def _place(self, body: np.ndarray, guard: int, canary: bytes, page_guard: int) -> "_Placed":
+    def _place(self, body: np.ndarray, guard: int, canary: bytes, page_guard: int) -> PlacedBuffer:
         """A device buffer holding `body` between canary zones (and, with page_guard, PROT_NONE pages)."""
         nbytes = body.size
         vbytes = max(nbytes, 1)
         if page_guard:
-            return _Placed.between_pages(self, body, canary, page_guard)
+            return PlacedBuffer.between_pages(self, body, canary, page_guard)
         total = guard + vbytes + guard
         blob = (np.frombuffer((canary * (total // len(canary) + 1))[:total], np.uint8).copy() if guard
                 else np.zeros(vbytes, np.uint8))
@@ -761,7 +699,7 @@ class OpenCLDevice:
         parent = cl.Buffer(self.context, cl.mem_flags.READ_WRITE, total)
         cl.enqueue_copy(self.queue, parent, blob)
         view = parent.get_sub_region(guard, vbytes) if guard else parent
-        return _Placed(parent, view, nbytes, blob, guard)
+        return PlacedBuffer(parent, view, nbytes, blob, guard)
 
     def _collect(self, bound, tensors, layout, poison: Poison, plan, seconds: float) -> RunResult:
         outputs: Dict[str, np.ndarray] = {}
@@ -810,7 +748,7 @@ class OpenCLDevice:
             for name, _d in names:
                 if name not in host:
                     offsets[name] = total
-                    total = _round_up(total + max(sizes[name], 1), max(self.align_bytes, 4))
+                    total = round_up(total + max(sizes[name], 1), max(self.align_bytes, 4))
             total += max(0, int(scratch_bytes))
             if total:
                 parent = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, total)

@@ -2,7 +2,6 @@
 loop (`improve`): none passes, none is cached, every one is archived with its status."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
