@@ -19,7 +19,7 @@ __all__ = ["Audit", "audit_source", "memory_checks"]
 
 # ------------------------------------------------------------------ memory safety, per shape
 def memory_checks(source: str, target: str, bounds: Sequence[Any]) -> Tuple[List[Finding], Optional[int]]:
-    """The interval analysis of analyze/bounds.py over the launches of every bound kernel (the test
+    """The interval analysis of analyze/bounds/ over the launches of every bound kernel (the test
     shapes and the requested one): errors for accesses that provably leave a buffer, warnings for
     those it cannot prove inside; and the bytes past (or before) any buffer an access can reach,
     None when some reach is unbounded (the guards then take their default size)."""
