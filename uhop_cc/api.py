@@ -23,11 +23,17 @@ class KernelError(RuntimeError):
 
 
 def _read_source(source_or_path: Union[str, Path]) -> Tuple[str, str]:
-    if isinstance(source_or_path, Path) or (isinstance(source_or_path, str) and "kernel" not in source_or_path
-                                            and source_or_path.endswith(".uir")):
-        path = Path(source_or_path)
+    """A path (a Path, or a one-line string naming an existing file or ending in `.uir`) is read;
+    anything else is UIR text. A path may contain the word `kernel` (`/tmp/my_kernels/relu.uir`)."""
+    if isinstance(source_or_path, Path):
+        return source_or_path.read_text(encoding="utf-8"), str(source_or_path)
+    text = str(source_or_path)
+    if "\n" not in text and "{" not in text and (text.strip().endswith(".uir") or Path(text).is_file()):
+        path = Path(text.strip())
+        if not path.is_file():
+            raise FileNotFoundError(f"no UIR file {path}")
         return path.read_text(encoding="utf-8"), str(path)
-    return str(source_or_path), "<string>"
+    return text, "<string>"
 
 
 class CompiledKernel:

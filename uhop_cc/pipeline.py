@@ -156,15 +156,7 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
         if hit is not None:
             out.append(hit)
     if strategy != "generic":
-        try:
-            if target == "cuda":
-                from .codegen import cuda_templates as templates
-            else:
-                from .codegen import templates
-            registry = list(getattr(templates, "TEMPLATES", []))
-        except ImportError:
-            registry = []
-        for t in registry:
+        for t in _registry(target):
             if strategy not in ("auto", t.name):
                 continue
             try:
@@ -187,6 +179,30 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
             raise ValueError(f"strategy `{strategy}` does not apply to kernel `{bound.name}`")
     out.append(renderer(target).generic(bound.checked))
     return out
+
+
+def _registry(target: str) -> list:
+    try:
+        if target == "cuda":
+            from .codegen import cuda_templates as templates
+        else:
+            from .codegen import templates
+        return list(getattr(templates, "TEMPLATES", []))
+    except ImportError:
+        return []
+
+
+def strategies(bound: BoundKernel, target: str) -> Dict[str, List[str]]:
+    """{'known': every --strategy for the target, 'applicable': those that apply to this kernel}."""
+    names = [t.name for t in _registry(target)]
+    applicable = ["auto", "generic"]
+    for t in _registry(target):
+        try:
+            if t.match(bound) is not None:
+                applicable.append(t.name)
+        except Exception:  # noqa: BLE001 - a template bug: it does not apply
+            continue
+    return {"known": ["auto", "generic"] + names, "applicable": applicable}
 
 
 def _tuned(bound: BoundKernel, target: str, hardware: Optional[Dict[str, Any]], template: str):

@@ -123,6 +123,15 @@ def cmd_compile(args) -> int:
         return rc
     bound = _bind(args)
     user = _user_kernel(args, bound) if args.kernel_source else None
+    if args.strategy not in ("auto", "generic"):
+        from ..pipeline import strategies
+        s = strategies(bound, args.target)
+        if args.strategy not in s["applicable"]:
+            why = (f"does not apply to kernel `{bound.name}`" if args.strategy in s["known"]
+                   else f"is unknown for {args.target} (known: {', '.join(s['known'])})")
+            print(f"error: --strategy {args.strategy} {why}; strategies that apply to `{bound.name}`: "
+                  f"{', '.join(s['applicable'])}", file=sys.stderr)
+            return 2
     device = _open_device(args.device, args.target)
     outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
     quiet = args.json

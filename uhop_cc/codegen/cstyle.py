@@ -87,7 +87,10 @@ class _Emitter:
         if isinstance(e, N.Access):
             return r.load(c_name(e.tensor), self.flat_index(e.tensor, e.indices), self.ck.tensors[e.tensor].dtype)
         if isinstance(e, N.Unary):
-            x = self.value(e.operand, out, ind)
+            if isinstance(e.operand, N.Const) and e.operand.dtype is None and e.dtype == "i32":
+                x = r.literal(e.operand.value, "i32")  # a weak literal takes its context's type
+            else:
+                x = self.value(e.operand, out, ind)
             return f"(!{x})" if e.op == "not" else f"(-{x})"
         if isinstance(e, N.Binary):
             return self.binary(e, out, ind)
@@ -141,6 +144,10 @@ class _Emitter:
         args = [self.value(a, out, ind) for a in e.args]
         if e.fn in ("f32", "f16", "f64", "i32"):
             return f"(({r.ctype(e.fn)})({args[0]}))"
+        if e.dtype == "i32":  # an integer call keeps integer operands (`relu(5)` is `max(5, 0)`, not `max(5.0f, 0)`)
+            args = [r.literal(a.value, "i32") if isinstance(a, N.Const) and float(a.value).is_integer()
+                    else f"((int)({t}))" if a.dtype in ("f16", "f32", "f64", None) else t
+                    for a, t in zip(e.args, args)]
         return r.math(e.fn, e.dtype, args)
 
     def reduce(self, e: N.Reduce, out: List[str], ind: str) -> str:

@@ -26,6 +26,8 @@ def parse_shapes(spec: str, checked: CheckedKernel) -> Dict[str, int]:
             if name not in checked.sizes:
                 known = ", ".join(checked.sizes) or "none"
                 raise _shape_error(f"`{name}` is not a size symbol of kernel `{checked.name}` (sizes: {known})")
+            if name in named:
+                raise _shape_error(f"`{name}` is given twice ({name}={named[name]} and {item.strip()})")
             named[name] = _int(value, item)
         elif item in ("()", "[]", "-"):
             positional.append(())
