@@ -46,6 +46,7 @@ class CompileResult:
     # an untrusted kernel (cache hit, AI kernel, --kernel-source) was judged in a child process and never
     # built here: `program` is None; `audit` is the verdict
     audit: Optional[Dict[str, Any]] = None
+    notes: List[str] = field(default_factory=list)  # what the summary should say besides the figures
 
     @property
     def status(self) -> str:
@@ -81,7 +82,7 @@ class CompileResult:
             "gflops": self.gflops, "gbps": self.gbps,
             "build": self.build, "validation": self.validation, "timing": self.timing, "roofline": self.roofline,
             "analysis": self.analysis,
-            "attempts": [a.to_json() for a in self.attempts], "ai": self.ai, "audit": self.audit,
+            "attempts": [a.to_json() for a in self.attempts], "ai": self.ai, "audit": self.audit, "notes": self.notes,
         }
 
     def summary(self) -> str:
@@ -105,7 +106,7 @@ class CompileResult:
                 notes.append(f"{sync['barriers']} barriers")
             if mem.get("vector_loads"):
                 notes.append(f"{mem['vector_loads']} vector loads")
-            lines.append(f"  analysis   " + ", ".join(notes))
+            lines.append("  analysis   " + ", ".join(notes))
         if self.validation is not None:
             v = self.validation
             if v.get("ok"):
@@ -130,6 +131,8 @@ class CompileResult:
         if self.audit is not None:
             lines.append(f"  verdict    {self.audit.get('status')}: {self.audit.get('reason')} (checked in a child "
                          "process; never run in this one)")
+        for note in self.notes:
+            lines.append(f"  note       {note}")
         if self.compile_only and self.ok:
             lines.append(f"  status     NOT_RUN: {self.reason}")
         if not self.ok:
@@ -338,7 +341,11 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
         result.ok, result.reason = True, ""
         result.program, result.stages = build, stages
         break
-    if result.ok and time and result.program is not None:
+    empty = [p.name for p in bound.checked.outputs if 0 in bound.shapes[p.name]]
+    if result.ok and time and empty and len(empty) == len(bound.checked.outputs):
+        result.notes.append(f"not timed: every output is empty ({', '.join(f'{n}{list(bound.shapes[n])}' for n in empty)})"
+                            ", so there is nothing to launch")
+    elif result.ok and time and result.program is not None:
         say("timing")
         from .ir import interpreter
         prepared = device.prepare(result.program, result.stages, bound, interpreter.random_inputs(bound, seed=3))

@@ -12,7 +12,7 @@ return early. Sizes are kernel arguments, so one source serves every shape.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List
 
 from ..ir import nodes as N
 from ..ir.typed import CheckedKernel
