@@ -105,3 +105,27 @@ def test_cli_tune_and_show(tmp_path):
                        text=True, env=env, timeout=60)
     entries = json.loads(r.stdout)
     assert entries[0]["kernel"] == "relu" and entries[0]["sizes"] == {"N": 100000}
+
+
+def test_a_damaged_tune_cache_warns_keeps_what_it_can_and_is_backed_up(tmp_path, capsys):
+    import json as _json
+
+    from uhop_cc import ir as _ir
+    from uhop_cc.tune import cache as tc
+    path = tmp_path / "tune.json"
+    b1 = _ir.bind_shapes(_ir.select_kernel(_ir.load("kernel r(X: f32[N]) -> (Y: f32[N]) { Y[i] = relu(X[i]) }")),
+                         {"N": 64})
+    b2 = _ir.bind_shapes(b1.checked, {"N": 128})
+    tc.store("dev", "opencl", b1, "elementwise", {"VW": 4}, 1e-3, 2e-3, 3, path=path)
+    tc.store("dev", "opencl", b2, "elementwise", {"VW": 8}, 1e-3, 2e-3, 3, path=path)
+    whole = path.read_text()
+    path.write_text(whole[: int(len(whole) * 0.8)])  # truncated: the second entry is cut
+    kept = [s.params["VW"] for s in tc.load_all(path)]
+    assert len(kept) == 1 and kept[0] in (4, 8)  # the entry the cut did not reach
+    assert "is damaged; 1 readable entry kept" in capsys.readouterr().err
+    b3 = _ir.bind_shapes(b1.checked, {"N": 256})
+    tc.store("dev", "opencl", b3, "elementwise", {"VW": 16}, 1e-3, 2e-3, 3, path=path)
+    assert sorted(s.params["VW"] for s in tc.load_all(path)) == sorted(kept + [16])  # merged, not overwritten
+    backups = list(tmp_path.glob("tune.json.damaged-*"))
+    assert len(backups) == 1 and backups[0].read_text() == whole[: int(len(whole) * 0.8)]
+    assert isinstance(_json.loads(path.read_text()), dict)

@@ -1,7 +1,9 @@
 """The schedule cache: the best template parameters per device, target, kernel and shape.
 
 One JSON file (UHOP_TUNE_CACHE, default ~/.cache/uhopc/tune.json), rewritten
-atomically under a lock so concurrent tuners never lose each other's entries.
+atomically under a lock so concurrent tuners never lose each other's entries. A damaged file
+(garbage, truncated) is reported, its readable entries are kept, and it is backed up before the
+next write replaces it.
 """
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import fcntl
 import hashlib
 import json
 import os
+import re
+import shutil
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -74,12 +79,53 @@ def _locked(path: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _read(path: Path) -> Dict[str, dict]:
+_ENTRY = re.compile(r'"((?:[^"\\]|\\.)*\|(?:[^"\\]|\\.)*)"\s*:\s*(?=\{)')
+
+
+def _salvage(text: str) -> Dict[str, dict]:
+    """The entries of a damaged cache that still parse (a truncated file keeps all but its last)."""
+    out: Dict[str, dict] = {}
+    dec = json.JSONDecoder()
+    for m in _ENTRY.finditer(text):
+        try:
+            value, _end = dec.raw_decode(text, m.end())
+            key = json.loads(f'"{m.group(1)}"')
+        except ValueError:
+            continue
+        if isinstance(value, dict) and "template" in value:
+            out[key] = value
+    return out
+
+
+def _read(path: Path, repair: bool = False) -> Dict[str, dict]:
+    """The cache's entries. A damaged file is reported once on stderr, and its readable entries kept;
+    with `repair` (before a write) it is first copied aside to `tune.json.damaged-<time>`."""
     try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}  # a missing or damaged cache is an empty one; tuning rebuilds it
+        text = path.read_text()
+    except OSError:
+        return {}  # no cache yet
+    try:
+        data = json.loads(text)
+        if isinstance(data, dict):
+            return data
+    except ValueError:
+        pass
+    data = _salvage(text)
+    if str(path) not in _WARNED:
+        _WARNED.add(str(path))
+        print(f"uhopc: warning: the tune cache {path} is damaged; {len(data)} readable entr"
+              f"{'y' if len(data) == 1 else 'ies'} kept" + (", the file is backed up before it is rewritten"
+                                                          if repair else ""), file=sys.stderr)
+    if repair:
+        backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        try:
+            shutil.copyfile(path, backup)
+        except OSError:
+            pass
+    return data
+
+
+_WARNED: set = set()
 
 
 def load_all(path: Optional[Path] = None) -> List[TunedSchedule]:
@@ -108,7 +154,7 @@ def store(device: str, target: str, bound: BoundKernel, template: str, params: M
     entry = TunedSchedule(device, target, bound.name, kernel_hash(bound), dict(bound.sizes), template, dict(params),
                           float(median_s), default_median_s, int(candidates), time.strftime("%Y-%m-%dT%H:%M:%S"))
     with _locked(path):
-        data = _read(path)
+        data = _read(path, repair=True)
         data[cache_key(device, target, bound)] = entry.to_json()
         fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=".tune-", suffix=".json")
         with os.fdopen(fd, "w") as f:
