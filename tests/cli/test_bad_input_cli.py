@@ -74,3 +74,18 @@ def test_empty_outputs_compile_cleanly_and_say_why_nothing_is_timed(args, tmp_pa
     rc = main(["compile", str(ROOT / args[0]), *args[1:], "-o", str(tmp_path / "o"), "--no-roofline"])
     out = capsys.readouterr().out
     assert rc == 0 and "not timed: every output is empty" in out and "PASS" in out
+
+
+def test_target_cuda_without_the_cuda_extra_says_what_to_install(tmp_path):
+    import subprocess
+    import sys
+    script = ("import sys, importlib.abc\n"
+              "class Block(importlib.abc.MetaPathFinder):\n"
+              "    def find_spec(self, name, path, target=None):\n"
+              "        if name == 'cuda' or name.startswith('cuda.'):\n"
+              "            raise ImportError('no cuda-bindings here')\n"
+              "sys.meta_path.insert(0, Block())\n"
+              "from uhop_cc.cli import main\n"
+              f"sys.exit(main(['compile', {RELU!r}, '--target', 'cuda', '--shapes', 'N=64']))\n")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.returncode == 2 and 'pip install "uhopc[cuda]"' in p.stderr and "Traceback" not in p.stderr

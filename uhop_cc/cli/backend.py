@@ -63,7 +63,11 @@ def _device_arg(text):
 
 def _open_device(text, target="opencl"):
     if target == "cuda":
-        from ..runtime.cuda import CUDADevice, CudaUnavailable, cuda_available
+        from ..runtime.cuda import CUDADevice, CudaUnavailable, cuda_available, nvrtc_available
+        if not cuda_available() and not nvrtc_available():
+            print("error: --target cuda needs the CUDA extra (NVRTC, and the driver API where a GPU exists): "
+                  "pip install \"uhopc[cuda]\"  (cuda-bindings and nvidia-cuda-nvrtc)", file=sys.stderr)
+            raise SystemExit(2)
         if text is None and not cuda_available():
             return None  # the pipeline falls back to an NVRTC compile check
         try:
