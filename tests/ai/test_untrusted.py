@@ -152,3 +152,14 @@ def test_no_secret_reaches_any_written_byte(llm, relu_file, tmp_path, capsys, mo
         for secret in secrets:
             assert secret.encode() not in p.read_bytes(), f"a secret was written to {p}"
     assert json.loads(captured.out)["ai"]["attempts"][0]["status"] in ("PASSED", "SLOWER")
+
+
+def test_the_summary_says_when_archiving_failed(llm, relu_file, tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the dataset folder should be")
+    monkeypatch.setenv("UHOP_DATASET_DIR", str(blocker))
+    llm.queue(reply(f"```opencl\n{GOOD}```"))
+    rc = main(["compile", str(relu_file), "--shapes", "N=1000", "--ai", "--samples", "1", "--rounds", "1",
+               "-o", str(tmp_path / "o"), "--no-roofline"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "ARCHIVING FAILED for 1 of 1 attempts" in out and str(blocker) in out

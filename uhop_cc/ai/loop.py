@@ -285,6 +285,10 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
             except Exception:  # noqa: BLE001
                 pass
     outcome.summary = _summary(outcome, best, attempts, checks_only, min_speedup)
+    lost = [st.get("error", "") for a in attempts for st in a.stages if st.get("stage") == "archive" and not st.get("ok")]
+    if lost:  # said in the summary, not only in the JSON: these attempts are not in the dataset
+        outcome.summary += (f"; ARCHIVING FAILED for {len(lost)} of {len(attempts)} attempts "
+                            f"({lost[0]}; dataset {store.root})")
     loop_stages.append(_stage("choose", t2, best is not None, best=best.id if best else None))
     return outcome
 
