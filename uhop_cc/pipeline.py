@@ -234,13 +234,8 @@ def _judge(result: CompileResult, kernel: GeneratedKernel, attempt: Attempt, bou
     when it passed; a failing cache hit is invalidated and archived with its reason."""
     from .ai.audit import audit_source
     say(f"checking the {'cached' if kernel.params.get('cached') else 'user'} kernel in a child process")
-    peaks = None
-    if target == "opencl":
-        try:
-            from .verify.native_timing import host_llc_bytes, measure_peaks
-            peaks = dict(measure_peaks(device), llc_bytes=host_llc_bytes())
-        except Exception:  # noqa: BLE001 - no roof: the SUSPICIOUS check is skipped
-            peaks = None
+    from .verify.judge import roof_peaks
+    peaks = roof_peaks(device) if target == "opencl" else None
     audit = audit_source(kernel.source, bound, target, spec=spec, device_index=getattr(device, "index", None),
                          budget_s=time_budget_s, peaks=peaks)
     result.audit = audit.to_json()
@@ -262,9 +257,7 @@ def _judge(result: CompileResult, kernel: GeneratedKernel, attempt: Attempt, bou
     result.timing = co.timing
     result.program, result.stages = None, tuple(audit.static.stages or ())
     if roofline and peaks and co.timing and co.timing.get("median_s"):
-        from .verify.native_timing import roofline as roof
-        result.roofline = dict(roof(spec.flops, spec.bytes_min, peaks["gflops"], peaks["gbps"],
-                                    seconds=co.timing["median_s"]), peaks=peaks)
+        result.roofline = _roofline(device, spec, co.timing["median_s"])  # peaks are cached per device
     return True
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import prompts
-from ..verify.judge import guard_bytes_for
+from ..verify.judge import guard_bytes_for, roof_peaks
 from .audit import audit_source, memory_checks
 from .checks import (CheckOutcome, choose_shapes, nvrtc_check, run_checks, static_checks, ttmetal_check,
                      uses_atomics)
@@ -186,7 +186,7 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
     base_kernel = getattr(baseline, "kernel", None)
     base_timing = getattr(baseline, "timing", None) or {}
     baseline_s = base_timing.get("median_s") if getattr(baseline, "ok", True) else None
-    peaks = _peaks(device) if mode == "run" else None
+    peaks = roof_peaks(device) if mode == "run" else None
     if baseline_s is None and mode == "run" and base_kernel is not None and getattr(baseline, "ok", False):
         say("timing the deterministic kernel")
         bt = run_checks(base_kernel.source, uir_text, bound.name, target, [], dict(bound.sizes),
@@ -330,15 +330,6 @@ def _summary(o: AiOutcome, best: Optional[AiAttempt], attempts: Sequence[AiAttem
         return (f"kept the deterministic kernel: no candidate beat it by {(min_speedup - 1) * 100:.0f}% "
                 f"(best {top:.2f}x; {counts})")
     return f"kept the deterministic kernel: no candidate passed ({counts})"
-
-
-def _peaks(device) -> Optional[Dict[str, Any]]:
-    """Measured peaks of the device (for the SUSPICIOUS check), with the host's last-level cache."""
-    try:
-        from ..verify.native_timing import host_llc_bytes, measure_peaks
-        return dict(measure_peaks(device), llc_bytes=host_llc_bytes())
-    except Exception:  # noqa: BLE001 - no peaks: the check is skipped, not the candidate
-        return None
 
 
 def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: str, r: int, k: int, samples: int,
@@ -549,7 +540,7 @@ def rerun(attempt_id: str, *, dataset_dir: Optional[Union[str, Path]] = None, de
     else:
         audit = audit_source(source, bound, target, run=mode == "run", spec=spec,
                              device_index=getattr(device, "index", None), budget_s=time_budget_s,
-                             timeout_s=check_timeout_s, peaks=_peaks(device) if mode == "run" else None, seed=seed)
+                             timeout_s=check_timeout_s, peaks=roof_peaks(device) if mode == "run" else None, seed=seed)
         st, co = audit.static, audit.outcome or CheckOutcome(audit.status, audit.reason)
         if mode == "run" and co.details.get("shapes") is not None:
             out["shapes"] = co.details["shapes"]

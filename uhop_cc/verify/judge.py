@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["check_candidate", "sampled_check", "guard_bytes_for", "suspicious", "SAMPLES"]
+__all__ = ["check_candidate", "sampled_check", "guard_bytes_for", "suspicious", "roof_peaks", "SAMPLES"]
 
 SAMPLES = 256  # random output elements checked at a shape too large for the whole reference
 _TEMP_BUDGET = 1 << 24  # elements of temporaries the reference may evaluate whole for a sampled check
@@ -141,6 +141,16 @@ def _requested(device, build, stages, bound, guard: int, seed: int, pages: bool 
     if ok is False:
         return {"ok": False, "reason": why, "oob": False, "sampled": n}
     return {"ok": True, "sampled": n, "note": why or None}
+
+
+def roof_peaks(device) -> Optional[Dict[str, Any]]:
+    """The measured peaks of an OpenCL device with the host's last-level cache: what `suspicious`
+    needs. None where they cannot be measured (the check is then skipped, not the candidate)."""
+    try:
+        from .native_timing import host_llc_bytes, measure_peaks
+        return dict(measure_peaks(device), llc_bytes=host_llc_bytes())
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def suspicious(seconds: float, flops: float, nbytes: float, peaks: Optional[Mapping[str, Any]]) -> Optional[str]:
