@@ -163,3 +163,39 @@ def test_the_summary_says_when_archiving_failed(llm, relu_file, tmp_path, capsys
                "-o", str(tmp_path / "o"), "--no-roofline"])
     out = capsys.readouterr().out
     assert rc == 0 and "ARCHIVING FAILED for 1 of 1 attempts" in out and str(blocker) in out
+
+
+@pytest.mark.parametrize("source,status", [
+    (GOOD.replace("void relu(", "void not_relu("), "ANALYSIS_REJECTED"),  # wrong entry name
+    (GOOD.replace("// @launch global=(roundup(N, 64)) local=(64)\n", ""), "ANALYSIS_REJECTED"),  # no @launch
+    (GOOD.replace("const int N", "const int N, const int extra"), "ANALYSIS_REJECTED"),  # wrong ABI
+    (GOOD.replace("int i", "int\u2067 i"), "ANALYSIS_REJECTED"),  # an invisible control
+    ("", "ANALYSIS_REJECTED"),  # nothing at all
+    ("\x00\x01garbage{{{", "ANALYSIS_REJECTED"),
+])
+def test_kernel_source_survives_hostile_files(relu_file, tmp_path, capsys, source, status):
+    src = tmp_path / "mine.cl"
+    src.write_text(source)
+    rc = main(["compile", str(relu_file), "--shapes", "N=1000", "--kernel-source", str(src), "--no-roofline"])
+    out = capsys.readouterr()
+    assert rc == 1 and f"verdict    {status}" in out.out and "Traceback" not in out.err, out
+
+
+def test_kernel_source_too_large_exits_2(relu_file, tmp_path, capsys):
+    src = tmp_path / "big.cl"
+    src.write_text(GOOD + "// " + "x" * (300 * 1024) + "\n")
+    with pytest.raises(SystemExit) as e:
+        main(["compile", str(relu_file), "--kernel-source", str(src)])
+    assert e.value.code == 2 and "larger than" in capsys.readouterr().err
+
+
+def test_kernel_source_at_a_huge_requested_shape_is_checked_by_sampling(relu_file, tmp_path, capsys):
+    """2^24 elements: too many for the whole reference at every shape, so the requested shape is
+    run once, every element must be written, and a sample must match."""
+    src = tmp_path / "mine.cl"
+    # only the last element, and only at large N: the sample always includes the first and last elements
+    src.write_text(GOOD.replace("fmax(X[i], 0.0f)", "(N > 100000 && i == N - 1 ? 12345.0f : fmax(X[i], 0.0f))"))
+    rc = main(["compile", str(relu_file), "--shapes", f"N={1 << 24}", "--kernel-source", str(src), "--no-roofline",
+               "-o", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    assert rc == 1 and "verdict    INCORRECT" in out and "sampled" in out
