@@ -155,8 +155,11 @@ def test_no_secret_reaches_any_written_byte(llm, relu_file, tmp_path, capsys, mo
 
 
 def test_the_summary_says_when_archiving_failed(llm, relu_file, tmp_path, capsys, monkeypatch):
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the dataset folder should be")
+    # a dataset path that is a file is refused before any work (exit 2); here the folder is fine but
+    # every attempt's staging folder cannot be made, so archiving fails after the LLM has answered
+    blocker = tmp_path / "dataset"
+    blocker.mkdir()
+    (blocker / ".tmp").write_text("a file where the staging folder should be")
     monkeypatch.setenv("UHOP_DATASET_DIR", str(blocker))
     llm.queue(reply(f"```opencl\n{GOOD}```"))
     rc = main(["compile", str(relu_file), "--shapes", "N=1000", "--ai", "--samples", "1", "--rounds", "1",

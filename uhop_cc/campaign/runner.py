@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 import re
 import signal
 import shutil
@@ -34,6 +35,8 @@ from .balance import Balancer
 from .config import CampaignConfig
 from .dedup import uir_key
 from .generator import derive_seed, generate
+from .lifeline import die_with_parent
+from .lock import CampaignLock
 from .progress import Progress, write_json_atomic
 from .state import CampaignState
 
@@ -85,12 +88,14 @@ class InlineExecutor:
         self._done.clear()
 
 
-def _worker_init():  # pragma: no cover - runs in the pool's processes
+def _worker_init(driver_pid: int):  # pragma: no cover - runs in the pool's processes
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when to stop
+    die_with_parent(driver_pid)  # ...and when it is killed outright, no orphan keeps its memory
 
 
 class LocalExecutor:
-    """A process pool (spawned, so no OpenCL state crosses a fork)."""
+    """A process pool (spawned, so no OpenCL state crosses a fork) whose workers die with the
+    driver even when it is SIGKILLed (lifeline.die_with_parent; Ray's workers are Ray's business)."""
     kind = "local"
 
     def __init__(self, workers: int):
@@ -98,7 +103,11 @@ class LocalExecutor:
         self.capacity = 2 * self.workers
         self._ctx = multiprocessing.get_context("spawn")
         self.crashes = 0
-        self.pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx, initializer=_worker_init)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx, initializer=_worker_init,
+                                      initargs=(os.getpid(),))
 
     def submit(self, batch, settings):
         from .worker import process_batch
@@ -120,8 +129,7 @@ class LocalExecutor:
                 raise RuntimeError(f"the worker processes keep dying ({self.crashes} times in a row): "
                                    "run with --workers 0 to see why; unfinished items stay pending")
             self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=self._ctx,
-                                               initializer=_worker_init)
+            self.pool = self._new_pool()
         elif out:
             self.crashes = 0
         return out
@@ -440,9 +448,22 @@ def run_campaign(cfg: CampaignConfig, out: Optional[Union[str, Path]] = None, *,
                  workers: Optional[int] = None, progress: Optional[bool] = None, stream: Optional[TextIO] = None,
                  force: bool = False, executor=None) -> CampaignResult:
     """Run (or resume) the campaign `cfg` in `out` (default cfg.out) until every category has
-    `records_per_category` passing records per target and device, or runs out of programs."""
+    `records_per_category` passing records per target and device, or runs out of programs.
+    Raises CampaignBusy (a StateError) while another live run holds `out`."""
     out_dir = Path(out if out is not None else cfg.out_dir()).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # before anything is written or a worker started: a second run on this directory would plan
+    # the same program numbers and collide with the first in state.sqlite
+    lock = CampaignLock.acquire(out_dir)
+    try:
+        return _run_locked(cfg, out_dir, ray_address=ray_address, workers=workers, progress=progress,
+                           stream=stream, force=force, executor=executor)
+    finally:
+        lock.release()
+
+
+def _run_locked(cfg: CampaignConfig, out_dir: Path, *, ray_address: Optional[str], workers: Optional[int],
+                progress: Optional[bool], stream: Optional[TextIO], force: bool, executor) -> CampaignResult:
     if cfg.path and not (out_dir / "campaign.toml").exists():
         try:
             shutil.copyfile(cfg.path, out_dir / "campaign.toml")
@@ -490,7 +511,7 @@ def campaign_status(out_dir: Union[str, Path]) -> Dict[str, Any]:
     out_dir = Path(out_dir)
     if not CampaignState.exists(out_dir):
         raise FileNotFoundError(f"{out_dir} is not a campaign directory (no state.sqlite)")
-    st = CampaignState(out_dir)
+    st = CampaignState(out_dir, readonly=True)  # status never writes the directory
     try:
         cfg = json.loads(st.get_meta("config", "{}") or "{}")
         out = {"dir": str(out_dir), "name": cfg.get("name"), "fingerprint": st.get_meta("fingerprint"),

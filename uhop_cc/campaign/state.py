@@ -22,6 +22,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from ..dataset.index import open_index
+
 __all__ = ["CampaignState", "StateError", "now_iso"]
 
 _SCHEMA = """
@@ -53,10 +55,16 @@ def now_iso() -> str:
 
 
 class CampaignState:
-    def __init__(self, out_dir: Path):
+    def __init__(self, out_dir: Path, readonly: bool = False):
         self.dir = Path(out_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "state.sqlite"
+        if readonly:  # `campaign status`: browse a (possibly read-only) directory without writing it
+            self.con = open_index(self.path, readonly=True)  # DatasetError names the file when it cannot
+            if self.con is None:
+                raise StateError(f"{self.dir} is not a campaign directory (no state.sqlite)")
+            self.con.isolation_level = None
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
         self.con.row_factory = sqlite3.Row
         self.con.execute("PRAGMA journal_mode = WAL")

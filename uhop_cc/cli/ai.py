@@ -5,12 +5,19 @@
     ai_cli.add_compile_arguments(compile_parser) # --ai --provider --model --base-url --samples --rounds --no-cache
     opts = ai_cli.compile_options(args)          # None without --ai; else improve() keyword arguments
     compile_bound(..., ai=opts, use_cache=not args.no_cache)
+
+Browsing opens the index read-only and never writes the dataset. An index out of step with the
+attempt folders is a warning (an unusable one an error naming `uhopc dataset reindex`); a
+locked, damaged or missing piece is a one-line error on stderr with exit 2, never a traceback.
 """
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
+
+from ..dataset.index import DatasetError, scan_dataset
 
 
 def register(sub) -> None:
@@ -89,6 +96,30 @@ def compile_options(args) -> Optional[Dict[str, Any]]:
 
 
 # ------------------------------------------------------------------ commands
+def _dataset_errors(cmd: Callable[[Any], int]) -> Callable[[Any], int]:
+    """A dataset the command cannot use is a one-line error and exit 2, not a traceback."""
+    @functools.wraps(cmd)
+    def run(args) -> int:
+        try:
+            return cmd(args)
+        except DatasetError as e:
+            print(f"uhopc: {e}", file=sys.stderr)
+            return 2
+    return run
+
+
+def _checked_store(args):
+    """The store, after comparing its index with the folders: a warning when they are out of step,
+    DatasetError when the index cannot answer (damaged, locked, or empty beside attempt folders)."""
+    st = _store(args)
+    scan = scan_dataset(st.root)
+    if not scan.usable:
+        raise DatasetError(scan.describe(), st.db_path, scan.state)
+    if not scan.in_step:
+        print(f"uhopc: warning: {scan.describe()}", file=sys.stderr)
+    return st
+
+
 def _store(args):
     from ..dataset.store import DatasetStore
     return DatasetStore(args.dataset)
@@ -111,20 +142,23 @@ def _table(rows: List[Dict[str, Any]]) -> str:
     return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in (head, *body))
 
 
+@_dataset_errors
 def cmd_list(args) -> int:
-    rows = _store(args).query(limit=args.limit or None)
+    rows = _checked_store(args).query(limit=args.limit or None)
     print(json.dumps(rows, indent=2) if args.json else _table(rows))
     return 0
 
 
+@_dataset_errors
 def cmd_query(args) -> int:
-    rows = _store(args).query(device=args.device, operation=args.operation, target=args.target,
+    rows = _checked_store(args).query(device=args.device, operation=args.operation, target=args.target,
                               status=[s.upper() for s in args.status] if args.status else None,
                               success_only=args.success_only, limit=args.limit or None)
     print(json.dumps(rows, indent=2) if args.json else _table(rows))
     return 0
 
 
+@_dataset_errors
 def cmd_show(args) -> int:
     st = _store(args)
     try:
@@ -133,12 +167,14 @@ def cmd_show(args) -> int:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 1
     extra: Dict[str, str] = {}
-    if args.source and meta.get("source_file"):
-        extra["source"] = st.read(meta["id"], meta["source_file"])
-    if args.prompt:
-        extra["prompt"] = st.read(meta["id"], "prompt.txt")
-    if args.reply:
-        extra["reply"] = st.read(meta["id"], "reply.txt")
+    wanted = {"source": args.source and meta.get("source_file"), "prompt": args.prompt and "prompt.txt",
+              "reply": args.reply and "reply.txt"}
+    for key, name in wanted.items():
+        if name:
+            try:
+                extra[key] = st.read(meta["id"], name)
+            except OSError as e:
+                raise DatasetError(f"attempt {meta['id']}: cannot read {name} ({e.strerror or e})") from None
     if args.json:
         print(json.dumps(dict(meta, **extra), indent=2))
         return 0
@@ -162,6 +198,7 @@ def cmd_show(args) -> int:
     return 0
 
 
+@_dataset_errors
 def cmd_rerun(args) -> int:
     from ..ai.loop import rerun
     device = None
@@ -177,9 +214,16 @@ def cmd_rerun(args) -> int:
     sizes = None
     if args.shapes:
         from .. import ir
-        uir = (meta.get("extra") or {}).get("uir") or st.read(meta["id"], "program.uir")
+        try:
+            uir = (meta.get("extra") or {}).get("uir") or st.read(meta["id"], "program.uir")
+        except OSError as e:
+            raise DatasetError(f"attempt {meta['id']}: no UIR program to re-shape ({e.strerror or e})") from None
         sizes = ir.parse_shapes(args.shapes, ir.select_kernel(ir.load(uir), meta.get("kernel")))
-    res = rerun(meta["id"], dataset_dir=st.root, device=device, sizes=sizes, check_timeout_s=args.timeout)
+    try:
+        res = rerun(meta["id"], dataset_dir=st.root, device=device, sizes=sizes, check_timeout_s=args.timeout)
+    except OSError as e:  # a kernel file deleted from the folder
+        raise DatasetError(f"attempt {meta['id']}: cannot read its files ({e.strerror or e}); "
+                           f"run `uhopc dataset fsck {st.root}`") from None
     if args.json:
         print(json.dumps(res, indent=2))
     else:

@@ -24,7 +24,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Union
 
-from .export import iter_records, resolve_dataset
+from .export import Skipped, iter_records, resolve_dataset
+from .index import describe_skipped, scan_dataset
 from .records import SUCCESS
 
 __all__ = ["analyze_dataset", "render_text", "render_html", "PATTERNS", "describe"]
@@ -77,8 +78,11 @@ def _ops_of(uir: Optional[str]) -> Dict[str, int]:
 
 
 def analyze_dataset(root: Union[str, Path], reanalyze: bool = True) -> Dict[str, Any]:
-    """The report dict (JSON-serialisable) of every record under `root`."""
+    """The report dict (JSON-serialisable) of every record under `root`. Records are read from the
+    folders; `skipped` lists those that could not be read, `index_warning` an index out of step."""
     ds = resolve_dataset(root)
+    scan = scan_dataset(ds)
+    skipped: Skipped = []
     n = 0
     status = Counter()
     cats: Dict[str, Counter] = defaultdict(Counter)
@@ -89,7 +93,7 @@ def analyze_dataset(root: Union[str, Path], reanalyze: bool = True) -> Dict[str,
     analysed = 0
     ops_total, ops_records = Counter(), Counter()
     src_chars, src_lines, uir_chars, uir_stmts, medians, gflops = [], [], [], [], [], []
-    for meta in iter_records(ds, include_failures=True):
+    for meta in iter_records(ds, include_failures=True, skipped=skipped, scan=scan):
         n += 1
         extra = meta.get("extra") or {}
         camp = extra.get("campaign") or {}
@@ -152,7 +156,8 @@ def analyze_dataset(root: Union[str, Path], reanalyze: bool = True) -> Dict[str,
                       "failure_reasons": dict(reasons[c].most_common(5))}
     passed = sum(status[s] for s in SUCCESS)
     return {
-        "dataset": str(ds), "records": n, "passed": passed,
+        "dataset": str(ds), "records": n, "passed": passed, "index_warning": scan.describe(),
+        "skipped": [{"id": i, "why": why} for i, why in skipped],
         "success_rate": round(passed / n, 4) if n else None,
         "statuses": dict(status.most_common()), "categories": per_cat,
         "lowered_categories": dict(lowered.most_common()), "variants": dict(variants.most_common()),
@@ -198,6 +203,8 @@ def render_text(r: Dict[str, Any]) -> str:
         rows.append([c, d["records"], d["passed"], d["failed"],
                      f"{(d['success_rate'] or 0) * 100:.0f}%", top[:60]])
     out += [_table(rows), ""]
+    if r.get("skipped"):
+        out += [describe_skipped([(s["id"], s["why"]) for s in r["skipped"]]), ""]
     p = r["patterns"]
     if p["analysed"]:
         rows = [["pattern", "records", "fraction"]]

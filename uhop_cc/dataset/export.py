@@ -9,19 +9,26 @@ is used). A row holds the UIR source, the KernelSpec, the kernel source and its 
 in Parquet the nested fields (spec, sizes, params, validation, analysis, ops, timing) are JSON
 strings so every file has the same flat schema. Files are written to a temporary name and
 renamed, so a reader never sees half an export.
+
+Records are read from the attempt folders (the source of truth), in the index's order where the
+index is sound, so a stale or damaged index loses nothing; a record that cannot be read (its
+folder gone, its metadata.json unreadable) is skipped and named in `skipped` as (id, why).
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
+from .index import DatasetError, DatasetScan, open_index, scan_dataset
 from .records import SUCCESS
-from .store import DatasetStore
+from .store import read_record
 
 __all__ = ["resolve_dataset", "iter_records", "iter_rows", "export", "export_jsonl", "export_parquet",
-           "NESTED_FIELDS", "FORMATS"]
+           "NESTED_FIELDS", "FORMATS", "Skipped"]
+
+Skipped = List[Tuple[str, str]]  # (attempt id, why it was not read)
 
 FORMATS = ("jsonl", "parquet")
 NESTED_FIELDS = ("sizes", "spec", "kernel_params", "validation", "analysis", "ops", "timing", "measurements")
@@ -31,11 +38,12 @@ def resolve_dataset(path: Union[str, Path]) -> Path:
     """The dataset root for a dataset directory or a campaign directory."""
     p = Path(path).expanduser()
     if (p / "state.sqlite").is_file():
-        try:
-            import sqlite3
-            con = sqlite3.connect(str(p / "state.sqlite"))
-            row = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-            con.close()
+        try:  # read-only: browsing a campaign never writes its state
+            con = open_index(p / "state.sqlite", readonly=True)
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+            finally:
+                con.close()
             cfg = json.loads(row[0]) if row else {}
             if cfg.get("dataset"):
                 return Path(cfg["dataset"]).expanduser()
@@ -47,18 +55,22 @@ def resolve_dataset(path: Union[str, Path]) -> Path:
     raise FileNotFoundError(f"{p}: not a dataset or campaign directory")
 
 
-def iter_records(root: Union[str, Path], include_failures: bool = True) -> Iterator[Dict[str, Any]]:
-    """metadata.json of every record (oldest first), with its kernel source under `_source`."""
-    store = DatasetStore(resolve_dataset(root))
-    if not store.db_path.exists():
-        return
-    for row in store.query(newest_first=False):
-        if not include_failures and row["status"] not in SUCCESS:
-            continue
-        folder = store.root / row["id"]
+def iter_records(root: Union[str, Path], include_failures: bool = True, skipped: Optional[Skipped] = None,
+                 scan: Optional[DatasetScan] = None) -> Iterator[Dict[str, Any]]:
+    """metadata.json of every record (indexed ones oldest first, then folders the index misses),
+    with its kernel source under `_source`. Records that cannot be read go to `skipped`."""
+    scan = scan or scan_dataset(resolve_dataset(root))
+    for attempt_id in scan.rows + scan.folders_without_rows:
+        folder = scan.folders.get(attempt_id)
         try:
-            meta = json.loads((folder / "metadata.json").read_text())
-        except (OSError, ValueError):
+            if folder is None:
+                raise DatasetError("indexed, but its folder is missing", kind="missing_folder")
+            meta = read_record(folder)
+        except DatasetError as e:
+            if skipped is not None:
+                skipped.append((attempt_id, str(e).replace(f"{folder}/", "") if folder else str(e)))
+            continue
+        if not include_failures and meta.get("status") not in SUCCESS:
             continue
         src_name = meta.get("source_file")
         src = None
@@ -100,8 +112,9 @@ def _row(meta: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def iter_rows(root: Union[str, Path], include_failures: bool = False) -> Iterator[Dict[str, Any]]:
-    for meta in iter_records(root, include_failures):
+def iter_rows(root: Union[str, Path], include_failures: bool = False,
+              skipped: Optional[Skipped] = None) -> Iterator[Dict[str, Any]]:
+    for meta in iter_records(root, include_failures, skipped):
         yield _row(meta)
 
 
@@ -109,14 +122,15 @@ def _tmp(out: Path) -> Path:
     return out.with_name(f".{out.name}.{os.getpid()}.tmp")
 
 
-def export_jsonl(root: Union[str, Path], out: Union[str, Path], include_failures: bool = False) -> int:
+def export_jsonl(root: Union[str, Path], out: Union[str, Path], include_failures: bool = False,
+                 skipped: Optional[Skipped] = None) -> int:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(out)
     n = 0
     try:
         with open(tmp, "w", encoding="utf-8") as f:
-            for row in iter_rows(root, include_failures):
+            for row in iter_rows(root, include_failures, skipped):
                 f.write(json.dumps(row, default=str, separators=(",", ":")) + "\n")
                 n += 1
         os.replace(tmp, out)
@@ -126,7 +140,8 @@ def export_jsonl(root: Union[str, Path], out: Union[str, Path], include_failures
     return n
 
 
-def export_parquet(root: Union[str, Path], out: Union[str, Path], include_failures: bool = False) -> int:
+def export_parquet(root: Union[str, Path], out: Union[str, Path], include_failures: bool = False,
+                   skipped: Optional[Skipped] = None) -> int:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -134,7 +149,7 @@ def export_parquet(root: Union[str, Path], out: Union[str, Path], include_failur
         raise ImportError("Parquet export needs pyarrow: pip install 'uhopc[campaign]' (or pip install pyarrow)") \
             from None
     rows: List[Dict[str, Any]] = []
-    for row in iter_rows(root, include_failures):
+    for row in iter_rows(root, include_failures, skipped):
         for k in NESTED_FIELDS:
             row[k + "_json"] = json.dumps(row.pop(k), default=str, sort_keys=True)
         rows.append(row)
@@ -163,14 +178,15 @@ def export_parquet(root: Union[str, Path], out: Union[str, Path], include_failur
 
 
 def export(root: Union[str, Path], out: Union[str, Path], fmt: Optional[str] = None,
-           include_failures: bool = False) -> int:
+           include_failures: bool = False, skipped: Optional[Skipped] = None) -> int:
     """Export every record (passing ones unless `include_failures`) to `out`; returns the row count.
-    `fmt`: jsonl or parquet (default: from the file suffix)."""
+    `fmt`: jsonl or parquet (default: from the file suffix); records that could not be read are
+    appended to `skipped` as (id, why)."""
     fmt = (fmt or Path(out).suffix.lstrip(".") or "jsonl").lower()
     if fmt in ("json", "ndjson"):
         fmt = "jsonl"
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format `{fmt}` (use jsonl or parquet)")
     if fmt == "parquet":
-        return export_parquet(root, out, include_failures)
-    return export_jsonl(root, out, include_failures)
+        return export_parquet(root, out, include_failures, skipped)
+    return export_jsonl(root, out, include_failures, skipped)
