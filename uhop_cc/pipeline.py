@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional
 
 from .codegen import GeneratedKernel, LaunchError, parse_launch, renderer
 from .ir.typed import BoundKernel
-from .lower import KernelSpec, build_spec
+from .lower import KernelSpec, build_spec, index_bits
+from .output_folder import OutputFolderError, write_folder
 
 
 @dataclass
@@ -47,6 +48,7 @@ class CompileResult:
     # built here: `program` is None; `audit` is the verdict
     audit: Optional[Dict[str, Any]] = None
     notes: List[str] = field(default_factory=list)  # what the summary should say besides the figures
+    write_error: str = ""  # why the output folder could not be written (it was left as it was)
 
     @property
     def status(self) -> str:
@@ -83,6 +85,7 @@ class CompileResult:
             "build": self.build, "validation": self.validation, "timing": self.timing, "roofline": self.roofline,
             "analysis": self.analysis,
             "attempts": [a.to_json() for a in self.attempts], "ai": self.ai, "audit": self.audit, "notes": self.notes,
+            "write_error": self.write_error or None,
         }
 
     def summary(self) -> str:
@@ -124,10 +127,8 @@ class CompileResult:
             perf.append(f"{self.gbps:.2f} GB/s")
             lines.append(f"  time       median {t['median_s'] * 1e3:.4f} ms over {t['runs']} runs "
                          f"(IQR {t['iqr_s'] * 1e3:.4f} ms)  " + "  ".join(perf))
-        if self.roofline and self.roofline.get("fraction") is not None:
-            r = self.roofline
-            lines.append(f"  roofline   {r['fraction'] * 100:.1f}% of the {r['bound']}-bound roof "
-                         f"({r['peak_gflops']:.0f} GFLOP/s, {r['peak_gbps']:.0f} GB/s measured)")
+        if self.roofline:
+            lines.extend(_roofline_lines(self.roofline))
         if self.audit is not None:
             lines.append(f"  verdict    {self.audit.get('status')}: {self.audit.get('reason')} (checked in a child "
                          "process; never run in this one)")
@@ -141,7 +142,25 @@ class CompileResult:
             lines.append(f"  ai         {self.ai['summary']}")
         if self.outdir:
             lines.append(f"  wrote      {self.outdir}")
+        if self.write_error:
+            lines.append(f"  error      {self.write_error}")
         return "\n".join(lines)
+
+
+def _roofline_lines(r: Dict[str, Any]) -> List[str]:
+    """The summary's roofline line: a percentage only of a roof that applies and was not beaten."""
+    peaks = f"({r['peak_gflops']:.0f} GFLOP/s, {r['peak_gbps']:.0f} GB/s measured)"
+    if r.get("applies") is False:
+        return [f"  roofline   n/a: {r.get('note')}"]
+    if r.get("note"):
+        return [f"  roofline   above the roof estimate: {r['note']} {peaks}"]
+    frac = r.get("fraction")
+    if frac is None:
+        return []
+    if frac > 1.0:  # a roofline computed without the verdict (an older report, another caller)
+        return [f"  roofline   above the roof estimate: faster than the {r['bound']}-bound roof ({frac:.2f}x), so "
+                f"the measured peak underestimates this device here {peaks}"]
+    return [f"  roofline   {frac * 100:.1f}% of the {r['bound']}-bound roof {peaks}"]
 
 
 def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[Dict[str, Any]],
@@ -180,7 +199,7 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
             break
         if strategy != "auto" and not out and not notes:
             raise ValueError(f"strategy `{strategy}` does not apply to kernel `{bound.name}`")
-    out.append(renderer(target).generic(bound.checked))
+    out.append(renderer(target, index_bits(bound)).generic(bound.checked))
     return out
 
 
@@ -355,7 +374,7 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
         result = apply_outcome(result, outcome, device, bound)
         say(outcome.summary)
     if outdir is not None:
-        result.outdir = write_outputs(result, Path(outdir), bound, emit_host, _scrubber(ai))
+        _write(result, Path(outdir), bound, emit_host, _scrubber(ai))
     return result
 
 
@@ -401,7 +420,7 @@ def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_ho
         result.reason = ("compiled with NVRTC only: no CUDA device to validate or time on" if result.ok
                          else f"user kernel rejected: {audit.status}: {audit.reason}")
         if outdir is not None:
-            result.outdir = write_outputs(result, Path(outdir), bound, emit_host)
+            _write(result, Path(outdir), bound, emit_host)
         return result
     for kernel in candidates(bound, "cuda", strategy, params, None, result.attempts):
         attempt = Attempt(kernel.strategy, dict(kernel.params), "ok")
@@ -425,34 +444,48 @@ def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_ho
         outcome = improve(bound, target="cuda", device=None, baseline=result, progress=say, **ai)
         result = apply_outcome(result, outcome, None, bound)
     if outdir is not None:
-        result.outdir = write_outputs(result, Path(outdir), bound, emit_host, _scrubber(ai))
+        _write(result, Path(outdir), bound, emit_host, _scrubber(ai))
     return result
 
 
 def _roofline(device, spec: KernelSpec, seconds: float) -> Dict[str, Any]:
+    """The roofline at the measured peaks, with whether it applies (a cache-resident working set
+    is not bounded by the DRAM roof) and whether the time beat it: see judge.roofline_verdict."""
+    from .verify.judge import cache_bytes_of, roofline_verdict
     from .verify.native_timing import measure_peaks, roofline
     peaks = measure_peaks(device)
     out = roofline(spec.flops, spec.bytes_min, peaks["gflops"], peaks["gbps"], seconds=seconds)
     out["peaks"] = peaks
-    return out
+    return roofline_verdict(out, spec.bytes_min, cache_bytes_of(device))
 
 
 def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_host: bool, scrub=None) -> Path:
     """The kernel, spec.json and report.json, with every secret scrubbed (`scrub`, default: key-like
-    environment variables and .env values): an LLM that echoes a key must not put it on disk."""
+    environment variables and .env values): an LLM that echoes a key must not put it on disk.
+    All or nothing (output_folder.write_folder): OutputFolderError leaves `outdir` as it was."""
     if scrub is None:
         from .dataset.records import Scrubber
         scrub = Scrubber()
-    outdir.mkdir(parents=True, exist_ok=True)
-    if result.kernel is not None:
-        (outdir / result.kernel.file_name).write_text(scrub.text(result.kernel.source))
-    (outdir / "spec.json").write_text(scrub.text(result.spec.dumps()) + "\n")
-    (outdir / "report.json").write_text(scrub.json(result.to_json()) + "\n")
-    if emit_host and result.kernel is not None:
-        if result.kernel.target == "cuda":
-            from .codegen.host.cuda_host import emit_cuda_project
-            emit_cuda_project(bound, result.kernel, outdir / "host")
-        else:
-            from .codegen.host import emit_opencl_project
-            emit_opencl_project(bound, result.kernel, outdir / "host")
-    return outdir
+
+    def fill(folder: Path) -> None:
+        if result.kernel is not None:
+            (folder / result.kernel.file_name).write_text(scrub.text(result.kernel.source))
+        (folder / "spec.json").write_text(scrub.text(result.spec.dumps()) + "\n")
+        (folder / "report.json").write_text(scrub.json(result.to_json()) + "\n")
+        if emit_host and result.kernel is not None:
+            if result.kernel.target == "cuda":
+                from .codegen.host.cuda_host import emit_cuda_project
+                emit_cuda_project(bound, result.kernel, folder / "host")
+            else:
+                from .codegen.host import emit_opencl_project
+                emit_opencl_project(bound, result.kernel, folder / "host")
+
+    return write_folder(outdir, fill)
+
+
+def _write(result: CompileResult, outdir: Path, bound: BoundKernel, emit_host: bool, scrub=None) -> None:
+    """write_outputs, its failure kept on the result (the summary says it; the CLI exits 2)."""
+    try:
+        result.outdir = write_outputs(result, outdir, bound, emit_host, scrub)
+    except OutputFolderError as e:
+        result.outdir, result.write_error = None, str(e)

@@ -475,10 +475,12 @@ def apply_outcome(result, outcome: AiOutcome, device=None, bound=None):
     roof = result.roofline
     if roof and roof.get("peaks") and outcome.timing and outcome.timing.get("median_s"):
         try:
+            from ..verify.judge import roofline_verdict
             from ..verify.native_timing import roofline
             p = roof["peaks"]
-            roof = dict(roofline(result.spec.flops, result.spec.bytes_min, p["gflops"], p["gbps"],
-                                 seconds=outcome.timing["median_s"]), peaks=p)
+            roof = roofline_verdict(dict(roofline(result.spec.flops, result.spec.bytes_min, p["gflops"], p["gbps"],
+                                                  seconds=outcome.timing["median_s"]), peaks=p),
+                                    result.spec.bytes_min, int(roof.get("cache_bytes") or 0))
         except Exception:  # noqa: BLE001
             roof = None
     out = dataclasses.replace(result, kernel=kernel, ok=True, reason="", build=None, validation=validation,

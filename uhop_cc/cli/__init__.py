@@ -5,6 +5,7 @@ import argparse
 import sys
 from typing import List, Optional
 
+from ..dataset.index import DatasetError
 from ..ir import UirError
 from . import ai, analyze, backend, campaign, frontend, tune
 
@@ -29,6 +30,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         return int(args.func(args) or 0)
     except UirError as e:
         print(e, file=sys.stderr)
+        return 2
+    except DatasetError as e:  # e.g. `compile --ai` with a dataset path that is a file, or a locked index
+        print(f"uhopc: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:  # the estimate (verify/memory.py) let it start, but an allocation failed
+        from ..verify.memory import LIMIT_ENV  # here: verify/ imports pyopencl, which `uhopc fmt` never needs
+        print("error: out of memory: use smaller --shapes (or --no-validate for compile); "
+              f"${LIMIT_ENV} sets the memory uhopc may plan for", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

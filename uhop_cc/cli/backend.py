@@ -93,7 +93,7 @@ def cmd_compile_ttmetal(args) -> int:
     from ..codegen.ttmetal import TTMetalError, emit_ttmetal_project, syntax_check
 
     bound = _bind(args, default_size=1024)
-    outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
+    outdir = _checked_outdir(args, bound, replaced=False)  # the project is written in place
     try:
         project = emit_ttmetal_project(bound, outdir, cores=args.cores, arch=args.arch)
     except TTMetalError as e:
@@ -126,6 +126,7 @@ def cmd_compile(args) -> int:
                           **ai_opts).summary)
         return rc
     bound = _bind(args)
+    outdir = _checked_outdir(args, bound)
     user = _user_kernel(args, bound) if args.kernel_source else None
     if args.strategy not in ("auto", "generic"):
         from ..pipeline import strategies
@@ -137,7 +138,7 @@ def cmd_compile(args) -> int:
                   f"{', '.join(s['applicable'])}", file=sys.stderr)
             return 2
     device = _open_device(args.device, args.target)
-    outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
+    _refuse_if_too_big(args, bound, device, user is not None)
     quiet = args.json
     say = (lambda m: None) if quiet else (lambda m: print(f"uhopc: {m}...", file=sys.stderr, flush=True))
     result = compile_bound(bound, target=args.target, device=device, strategy=args.strategy,
@@ -150,7 +151,40 @@ def cmd_compile(args) -> int:
         print(scrub.json(result.to_json()))
     else:
         print(scrub.text(result.summary()))
+    if result.write_error:
+        if args.json:  # the summary says it otherwise
+            print(f"error: {scrub.text(result.write_error)}", file=sys.stderr)
+        return 2
     return 0 if result.ok else 1
+
+
+def _refuse_if_too_big(args, bound, device, untrusted: bool) -> None:
+    """Exit 2 with one line, before anything is allocated, when the job cannot fit in memory:
+    validation holds the reference's copies, --no-validate only the timed run's buffers."""
+    from ..verify import memory
+    if device is None:  # CUDA without a GPU: NVRTC compiles, nothing runs
+        return
+    in_host, device_bytes = memory.device_facts(device)
+    timed = "build" if args.no_time else "time"
+    job = timed if args.no_validate or untrusted else "validate"  # an untrusted kernel is judged in a child
+    why = memory.refusal(memory.estimate(bound, job, in_host), device_bytes)
+    if why and job == "validate" and memory.refusal(memory.estimate(bound, timed, in_host), device_bytes) is None:
+        why = why.replace("use smaller --shapes", "use smaller --shapes or --no-validate")
+    if why:
+        print(f"error: {bound.name} ({', '.join(f'{k}={v}' for k, v in bound.sizes.items())}) {why}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _checked_outdir(args, bound, replaced: bool = True) -> Path:
+    """-o (default ./uhopc-out/KERNEL), checked before any work: exits 2 with one line when the
+    outputs could not be written there."""
+    from ..output_folder import unwritable_reason
+    outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
+    why = unwritable_reason(outdir, replaced)
+    if why:
+        print(f"error: -o {outdir}: {why}", file=sys.stderr)
+        raise SystemExit(2)
+    return outdir
 
 
 def _user_kernel(args, bound):

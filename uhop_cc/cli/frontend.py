@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import ir
 from ..ir import printer
-from ..ir.parser import parse_file
+from ..ir.comments import format_program
+from ..ir.parser import decode, parse, read_source
 
 
 def register(sub) -> None:
@@ -23,7 +24,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("fmt", help="print a UIR file in canonical form",
-                       description="Print FILE in canonical form (the printer's output parses back to the same IR).")
+                       description="Print FILE in canonical form (the printer's output parses back to the same IR); "
+                                   "comments stay above the statement or kernel they precede, or at the end of its line.")
     p.add_argument("file")
     p.add_argument("-w", "--write", action="store_true", help="rewrite the file in place")
     p.add_argument("--check", action="store_true", help="exit 1 if the file is not in canonical form")
@@ -75,9 +77,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    program = parse_file(args.file)
-    text = printer.program(program)
-    original = Path(args.file).read_text(encoding="utf-8")
+    data = read_source(args.file)
+    program = parse(data, args.file)
+    original = decode(data, args.file).replace("\r\n", "\n")
+    text = format_program(program, original)  # canonical, with the comments kept in place
     if args.check:
         if original != text:
             print(f"{args.file}: not in canonical form", file=sys.stderr)
@@ -94,8 +97,15 @@ def cmd_fmt(args) -> int:
 def cmd_run(args) -> int:
     from ..ir import interpreter
 
+    from ..verify import memory
+
     k = ir.select_kernel(ir.load_file(args.file), args.kernel)
     b = ir.bind_shapes(k, args.shapes)
+    why = memory.refusal(memory.estimate(b, "run"))  # before the first array is drawn
+    if why:
+        print(f"{args.file}: error: {k.name} ({', '.join(f'{s}={v}' for s, v in b.sizes.items())}) {why}",
+              file=sys.stderr)
+        return 2
     inputs = interpreter.random_inputs(b, seed=args.seed)
     try:
         outputs = interpreter.run(b, inputs)

@@ -28,9 +28,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import nodes as N
+from .limits import deep
 from .typed import FLOAT_DTYPES, NUMPY_DTYPE, BoundKernel
 
-__all__ = ["run", "run_at", "random_inputs", "InterpreterError", "CHUNK_ELEMENTS"]
+__all__ = ["run", "run_at", "random_inputs", "largest_intermediate", "InterpreterError", "CHUNK_ELEMENTS"]
 
 # Largest intermediate (in elements) evaluated in one piece; larger ones are chunked.
 CHUNK_ELEMENTS = 64 * 1024 * 1024
@@ -615,6 +616,7 @@ def _prepare(bound: BoundKernel, inputs) -> Tuple[Dict[str, np.ndarray], Dict[st
     return store, scalars
 
 
+@deep  # evaluation recurses on expressions, as deep as a flat chain is long
 def run(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int]]) -> Dict[str, np.ndarray]:
     """Run a bound kernel; returns {output name: array in its declared dtype and bound shape}."""
     checked = bound.checked
@@ -633,6 +635,7 @@ def run(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int]])
     return result
 
 
+@deep
 def run_at(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int]],
            points: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """Outputs at some elements only: {output: its values at `points[output]`, an int array of
@@ -664,6 +667,22 @@ def run_at(bound: BoundKernel, inputs: Mapping[str, Union[np.ndarray, float, int
                 vals[k] = np.asarray(arr).reshape(-1)[0]
             result[s.target] = vals.astype(NUMPY_DTYPE[dtype])
     return result
+
+
+def largest_intermediate(bound: BoundKernel) -> int:
+    """Elements of the largest array `run` materialises at once, after chunking (at most about
+    CHUNK_ELEMENTS): what verify/memory.py needs to refuse a run that cannot fit before it starts."""
+    scalars = {p.name: np.zeros((), np.float64) for p in bound.checked.inputs if p.is_scalar}
+    ctx0 = _Ctx(bound, {}, scalars)
+    best = 0
+    for s in bound.checked.body:
+        shape = tuple(bound.shapes[s.target])
+        if 0 in shape:
+            continue
+        axes = tuple(s.indices)
+        ctx = ctx0.derive({v: v for v in axes}, {v: (0, n) for v, n in zip(axes, shape)})
+        best = max(best, min(_estimate(s.value, ctx)[1], CHUNK_ELEMENTS), math.prod(shape))
+    return best
 
 
 def random_inputs(bound: BoundKernel, seed: int = 0) -> Dict[str, Union[np.ndarray, float, int]]:

@@ -27,7 +27,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["check_candidate", "sampled_check", "guard_bytes_for", "suspicious", "roof_peaks", "SAMPLES"]
+__all__ = ["check_candidate", "sampled_check", "guard_bytes_for", "suspicious", "roof_peaks", "roofline_verdict",
+           "cache_bytes_of", "SAMPLES"]
 
 SAMPLES = 256  # random output elements checked at a shape too large for the whole reference
 _TEMP_BUDGET = 1 << 24  # elements of temporaries the reference may evaluate whole for a sampled check
@@ -151,6 +152,47 @@ def roof_peaks(device) -> Optional[Dict[str, Any]]:
         return dict(measure_peaks(device), llc_bytes=host_llc_bytes())
     except Exception:  # noqa: BLE001
         return None
+
+
+def cache_bytes_of(device) -> int:
+    """The last-level cache in front of the device's memory: the host's for a device that works
+    in host memory (PoCL on the CPU), the device's global memory cache otherwise (0: unknown)."""
+    if getattr(device, "works_in_host_memory", False):
+        from .native_timing import host_llc_bytes
+        return host_llc_bytes()
+    try:
+        return int((device.fingerprint() or {}).get("global_mem_cache_bytes") or 0)
+    except Exception:  # noqa: BLE001 - a device that cannot say
+        return 0
+
+
+def roofline_verdict(roof: Dict[str, Any], nbytes: float, cache_bytes: int) -> Dict[str, Any]:
+    """`roof` (native_timing.roofline) with what its fraction means here. The memory roof is
+    the measured DRAM copy bandwidth, so it does not bound a working set that fits in the
+    cache ('applies' False); a time faster than a roof that does apply means the peak estimate
+    was exceeded ('exceeded'), not that the kernel did more than 100%. 'fraction' is kept only
+    when it is a real fraction of a roof that applies (0..1]; 'measured_fraction' is the raw
+    ratio, 'note' says why when there is no fraction."""
+    out = dict(roof, measured_fraction=roof.get("fraction"), working_set_bytes=int(nbytes),
+               cache_bytes=int(cache_bytes), applies=True, exceeded=False, note=None)
+    frac = roof.get("fraction")
+    if roof.get("bound") == "memory" and cache_bytes and 0 < nbytes <= cache_bytes:
+        out.update(applies=False, fraction=None,
+                   note=(f"working set {_size(nbytes)} fits in the {_size(cache_bytes)} cache; the DRAM roof "
+                         f"({roof.get('peak_gbps', 0):.0f} GB/s measured) does not bound it"))
+    elif frac is not None and frac > 1.0:
+        what = ("bandwidth" if roof.get("bound") == "memory" else "compute peak")
+        out.update(exceeded=True, fraction=None,
+                   note=(f"faster than the {roof.get('bound')}-bound roof estimate ({frac:.2f}x): the measured {what} "
+                         "underestimates this device for this kernel, so no percentage is given"))
+    return out
+
+
+def _size(n: float) -> str:
+    for unit, k in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= k:
+            return f"{n / k:.0f} {unit}"
+    return f"{int(n)} B"
 
 
 def suspicious(seconds: float, flops: float, nbytes: float, peaks: Optional[Mapping[str, Any]]) -> Optional[str]:
