@@ -57,5 +57,13 @@ def test_wrong_arguments(device):
     mm = uhop_cc.compile(ROOT / "examples/matmul.uir", device=device)
     with pytest.raises(TypeError, match="missing input"):
         mm(np.ones((2, 2)))
-    with pytest.raises(uhop_cc.UirError, match="the shape given says 3"):
+    with pytest.raises(uhop_cc.UirError) as e:
         mm(np.ones((2, 2)), np.ones((3, 2)))
+    # the API speaks of the call's arrays and counts axes from 0, as NumPy does; never of --shapes
+    assert str(e.value) == "arguments: error: `B.shape[0]` is K = 2, but the array has 3"
+    with pytest.raises(uhop_cc.UirError) as e:
+        mm(np.ones((2, 2, 2)), np.ones((2, 2)))
+    assert "--shapes" not in str(e.value) and "`A` has 2 dimension(s) [M, K], but the array has 3" in str(e.value)
+    with pytest.raises(uhop_cc.UirError) as e:
+        uhop_cc.compile(ROOT / "examples/matmul.uir", shapes={"M": 4, "K": 4}, device=device)
+    assert "--shapes" not in str(e.value) and "size(s) not bound: N" in str(e.value)

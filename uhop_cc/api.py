@@ -15,6 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from . import ir
+from .ir import sizes_from_arrays
 from .ir.typed import NUMPY_DTYPE
 
 
@@ -74,9 +75,7 @@ class CompiledKernel:
         return self._cache[key][1]
 
     def _sizes_from(self, arrays: Dict[str, np.ndarray]) -> Dict[str, int]:
-        shapes = ",".join("x".join(str(d) for d in arrays[p.name].shape) if arrays[p.name].ndim else "()"
-                          for p in self.checked.inputs if not p.is_scalar)
-        return ir.parse_shapes(shapes, self.checked) if shapes else {}
+        return sizes_from_arrays(self.checked, {name: a.shape for name, a in arrays.items()})
 
     def __call__(self, *args, **kwargs):
         params = list(self.checked.inputs)

@@ -10,29 +10,25 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple, Union
 
 from . import nodes
-from .bind import bind, parse_shapes
+from .bind import bind, parse_shapes, sizes_from_arrays
 from .checker import check_program
 from .errors import Diagnostic, SourceText, UirError
-from .parser import decode, parse
+from .limits import deep
+from .parser import decode, parse, read_source
 from .typed import BoundKernel, CheckedKernel, TensorInfo
 
 __all__ = ["load", "load_file", "check_source", "select_kernel", "bind", "bind_shapes", "parse_shapes",
-           "CheckResult", "CheckedKernel", "BoundKernel", "TensorInfo", "UirError", "Diagnostic", "nodes"]
+           "sizes_from_arrays", "CheckResult", "CheckedKernel", "BoundKernel", "TensorInfo", "UirError", "Diagnostic", "nodes"]
 
 
 def load(text: Union[str, bytes], filename: str = "<input>") -> Tuple[CheckedKernel, ...]:
     """Parse and check every kernel of a UIR source. Raises UirError."""
     program = parse(text, filename)
-    return check_program(program, SourceText(decode(text, filename), filename))
+    return deep(check_program)(program, SourceText(decode(text, filename), filename))
 
 
 def load_file(path: Union[str, Path]) -> Tuple[CheckedKernel, ...]:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise UirError([Diagnostic(f"cannot read file: {e.strerror}", str(path))]) from None
-    return load(data, str(path))
+    return load(read_source(path), str(path))
 
 
 def select_kernel(kernels: Tuple[CheckedKernel, ...], name: Optional[str] = None) -> CheckedKernel:

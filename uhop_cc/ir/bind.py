@@ -7,11 +7,21 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from . import nodes as N
 from . import printer, symbolic
 from .errors import Diagnostic, SourceText, UirError
+from .limits import deep
 from .typed import BoundKernel, CheckedKernel
 
 
-def _shape_error(message: str, note: Optional[str] = None) -> UirError:
-    return UirError([Diagnostic(message, "--shapes", note=note)])
+def _shape_error(message: str, note: Optional[str] = None, origin: str = "--shapes") -> UirError:
+    return UirError([Diagnostic(message, origin, note=note)])
+
+
+def sizes_from_arrays(checked: CheckedKernel, shapes: Mapping[str, Tuple[int, ...]]) -> Dict[str, int]:
+    """Sizes from the shapes of the input arrays of a Python call, {input name: array shape}. Errors
+    speak of the call's arrays and count axes from 0, as NumPy does (`B.shape[0]`), never of --shapes."""
+    tensors = [p for p in checked.inputs if not p.is_scalar]
+    sizes: Dict[str, int] = {}
+    _solve(tensors, [tuple(int(d) for d in shapes[p.name]) for p in tensors], sizes, origin="arguments")
+    return sizes
 
 
 def parse_shapes(spec: str, checked: CheckedKernel) -> Dict[str, int]:
@@ -60,13 +70,20 @@ def _int(value: str, item: str) -> int:
     return v
 
 
-def _solve(tensors, shapes, sizes: Dict[str, int]):
-    """Bind symbols from concrete input shapes; dims that are expressions are checked once known."""
+def _solve(tensors, shapes, sizes: Dict[str, int], origin: str = "--shapes"):
+    """Bind symbols from concrete input shapes; dims that are expressions are checked once known.
+    `origin` "--shapes" (the CLI: dimensions counted from 1) or "arguments" (arrays: `X.shape[d]`)."""
+    cli = origin == "--shapes"
+    given = "the shape given" if cli else "the array"
+
+    def axis(p, d: int) -> str:
+        return f"input `{p.name}` dim {d + 1}" if cli else f"`{p.name}.shape[{d}]`"
+
     pending = []
     for p, shape in zip(tensors, shapes):
         if len(shape) != len(p.shape):
             raise _shape_error(f"input `{p.name}` has {len(p.shape)} dimension(s) {printer.dims(p.shape)}, "
-                               f"but the shape given has {len(shape)}")
+                               f"but {given} has {len(shape)}", origin=origin)
         pending.extend((p, d, dim, v) for d, (dim, v) in enumerate(zip(p.shape, shape)))
     while pending:
         rest = []
@@ -75,27 +92,30 @@ def _solve(tensors, shapes, sizes: Dict[str, int]):
             if not unknown:
                 have = symbolic.evaluate(dim, sizes)
                 if have != v:
-                    raise _shape_error(f"input `{p.name}` dim {d + 1} is {printer.expr(dim)} = {have}, "
-                                       f"but the shape given says {v}")
+                    raise _shape_error(f"{axis(p, d)} is {printer.expr(dim)} = {have}, but {given} "
+                                       f"{'says' if cli else 'has'} {v}", origin=origin)
             elif isinstance(dim, N.Name):
                 sizes[dim.name] = v
             else:
                 rest.append((p, d, dim, v))
         if len(rest) == len(pending):
             p, d, dim, _ = rest[0]
-            raise _shape_error(f"cannot solve {printer.expr(dim)} (input `{p.name}` dim {d + 1}) for its sizes",
-                               "bind them by name: --shapes " +
-                               ",".join(f"{n}=..." for n in sorted(set(symbolic.names(dim)) - set(sizes))))
+            unknown = sorted(set(symbolic.names(dim)) - set(sizes))
+            raise _shape_error(f"cannot solve {printer.expr(dim)} ({axis(p, d)}) for its sizes",
+                               ("bind them by name: --shapes " + ",".join(f"{n}=..." for n in unknown)) if cli else
+                               "bind them by name: compile(..., shapes={" + ", ".join(f"'{n}': ..." for n in unknown)
+                               + "})", origin=origin)
         pending = rest
 
 
+@deep  # the bounds check recurses on expressions, as deep as a flat chain is long
 def bind(checked: CheckedKernel, sizes: Mapping[str, int], src: Optional[SourceText] = None) -> BoundKernel:
     """Concrete shapes for every tensor, then a bounds check of every access."""
     src = src or SourceText(checked.source_text, checked.filename)
     sizes = {s: int(sizes[s]) for s in checked.sizes if s in sizes}
     missing = [s for s in checked.sizes if s not in sizes]
     if missing:
-        raise _shape_error(f"size(s) not bound: {', '.join(missing)}")
+        raise _shape_error(f"size(s) not bound: {', '.join(missing)}", origin="shapes")
     shapes: Dict[str, Tuple[int, ...]] = {}
     for t in checked.tensors.values():
         try:

@@ -170,7 +170,11 @@ def children(e: Expr) -> Tuple[Expr, ...]:
 
 
 def walk(e: Expr):
-    """Pre-order traversal of an expression."""
-    yield e
-    for c in children(e):
-        yield from walk(c)
+    """Pre-order traversal of an expression.
+
+    An explicit stack, not recursion: a flat chain `a + b + ...` is as deep as it is long."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))

@@ -4,14 +4,15 @@ from __future__ import annotations
 import functools
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lark import PostLex
 
 from . import nodes as N
 from .errors import SourceText, UirError
+from .limits import MAX_DEPTH, MAX_FILE_BYTES, deep, nesting_violation
 
 REDUCTIONS = ("sum", "max", "min", "prod")
 
@@ -226,8 +227,65 @@ def decode(data: Union[bytes, str], filename: str = "<input>") -> str:
             N.Loc(line, col)) from None
 
 
+def _size_error(size: int, filename: str) -> UirError:
+    return SourceText("", filename).error(
+        f"the file is {size / 2**20:.2f} MB ({size} bytes); UIR files are limited to "
+        f"{MAX_FILE_BYTES // 2**20} MB", note="split it into several files, one or a few kernels each")
+
+
+def read_source(path: Union[str, Path]) -> bytes:
+    """The bytes of a UIR file, refusing (without reading it all) a file over MAX_FILE_BYTES."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                size = path.stat().st_size if path.is_file() else len(data)
+                raise _size_error(max(size, len(data)), str(path))
+    except OSError as e:
+        raise SourceText("", str(path)).error(f"cannot read file: {e.strerror}") from None
+    return data
+
+
+def _deepest(tree: Tree, limit: int) -> Optional[N.Loc]:
+    """Where the parse tree first goes past `limit` levels, or None (iterative: it may be too deep to recurse)."""
+    stack = [(tree, 0)]
+    deepest = (-1, N.NOLOC)
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest[0] and not getattr(node.meta, "empty", True):
+            deepest = (depth, _loc(node.meta))
+            if limit and depth > limit:
+                return deepest[1]
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, Tree))
+    return None if limit else deepest[1]
+
+
+def _transform(tree: Tree):
+    try:
+        return _ToIR().transform(tree)
+    except VisitError as err:
+        if isinstance(err.orig_exc, RecursionError):
+            raise err.orig_exc from None  # the stack ran out inside a callback: `deep` retries on a big one
+        raise
+
+
+def _check_nesting(kernels, src: SourceText) -> None:
+    """Refuse over-deep expressions here, before any recursive pass sees them."""
+    for k in kernels:
+        exprs = [d for p in k.inputs + k.outputs for d in (p.shape or ())] + [s.value for s in k.body]
+        for e in exprs:
+            message, loc = nesting_violation(e)
+            if message:
+                raise src.error(message, loc, "split the expression with temporaries (T[i] = ...), "
+                                              "or write a long sum as a flat chain a + b + c")
+
+
 def parse(text: Union[str, bytes], filename: str = "<input>") -> N.Program:
     """Parse UIR source into a syntax tree. Raises UirError with located diagnostics."""
+    size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise _size_error(size, filename)
     text = decode(text, filename)
     src = SourceText(text, filename)
     if "\x00" in text:
@@ -240,13 +298,20 @@ def parse(text: Union[str, bytes], filename: str = "<input>") -> N.Program:
         tree = parser.parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(src, parser, err) from None
+    too_deep = _deepest(tree, 2 * MAX_DEPTH)  # the transform slows down sharply past that depth
+    if too_deep is not None:
+        raise src.error(f"expression nested too deeply: more than {2 * MAX_DEPTH} levels", too_deep)
     try:
-        kernels = _ToIR().transform(tree)
+        # The transform recurses: a flat chain `a + b + ...` of N operands is a tree N levels deep.
+        kernels = deep(_transform)(tree)
+    except RecursionError:
+        raise src.error("expression nested too deeply", _deepest(tree, 0) or N.NOLOC) from None
     except VisitError as err:
         inner = err.orig_exc
         if isinstance(inner, _Syntax):
             raise src.error(str(inner), inner.loc, inner.note) from None
         raise
+    _check_nesting(kernels, src)
     if not kernels:
         raise src.error("empty file: no kernel found", N.Loc(1, 1),
                         "a file holds one or more `kernel name(...) -> (...) { ... }` definitions")
@@ -254,9 +319,4 @@ def parse(text: Union[str, bytes], filename: str = "<input>") -> N.Program:
 
 
 def parse_file(path: Union[str, Path]) -> N.Program:
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise SourceText("", str(path)).error(f"cannot read file: {e.strerror}") from None
-    return parse(data, str(path))
+    return parse(read_source(path), str(path))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import nodes as N
+from .limits import deep
 
 _LEVEL = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
           "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
@@ -27,6 +28,7 @@ def _level(e: N.Expr) -> int:
     return _ATOM
 
 
+@deep  # flat chains `a + b + ...` recurse as deep as they are long
 def expr(e: N.Expr) -> str:
     """Print an expression standing alone (statement value, argument, index)."""
     return _expr(e, 0, True)
@@ -85,10 +87,13 @@ def stmt(s: N.Stmt) -> str:
     return f"{lhs} = {expr(s.value)}"
 
 
-def kernel(k: N.Kernel) -> str:
-    head = (f"kernel {k.name}({', '.join(param(p) for p in k.inputs)}) -> "
+def kernel_head(k: N.Kernel) -> str:
+    return (f"kernel {k.name}({', '.join(param(p) for p in k.inputs)}) -> "
             f"({', '.join(param(p) for p in k.outputs)}) {{")
-    return "\n".join([head, *("    " + stmt(s) for s in k.body), "}"])
+
+
+def kernel(k: N.Kernel) -> str:
+    return "\n".join([kernel_head(k), *("    " + stmt(s) for s in k.body), "}"])
 
 
 def program(p: N.Program) -> str:

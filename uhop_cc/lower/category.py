@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import List
 
 from ..ir import nodes as N
+from ..ir.limits import deep
 from ..ir.typed import CheckedKernel
 
 CATEGORIES = ("elementwise", "transform", "stencil", "reduction", "matmul", "conv", "pooling", "fused")
@@ -65,6 +66,7 @@ def statement_category(s: N.Stmt) -> str:
     return "reduction"
 
 
+@deep  # _factors recurses as deep as a product chain is long
 def categorize(ck: CheckedKernel) -> str:
     cats = [statement_category(s) for s in ck.body]
     if len(cats) == 1:

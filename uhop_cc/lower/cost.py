@@ -9,6 +9,7 @@ dearer branch.
 from __future__ import annotations
 
 from ..ir import nodes as N
+from ..ir.limits import deep
 from ..ir.typed import BoundKernel
 
 
@@ -34,6 +35,7 @@ def expr_flops(e: N.Expr, b: BoundKernel) -> int:
     raise TypeError(e)
 
 
+@deep  # expr_flops recurses as deep as a flat chain `a + b + ...` is long
 def statement_flops(s: N.Stmt, b: BoundKernel) -> int:
     points = 1
     for d in b.shapes[s.target]:
