@@ -20,6 +20,21 @@ from ..ir.typed import CheckedKernel
 from ..ir.reserved import RESERVED
 
 IDENTITY = {"sum": "0", "prod": "1"}
+CHAIN = {"+": 0, "-": 0, "*": 1, "/": 1}  # left-associative operators, by precedence level
+CHAIN_RUN = 128  # operands of one flat run before `chain` stores a partial result
+MAX_BRACKETS = 48  # bracket depth of one C expression before `value` names it (the analyzer allows 256)
+
+
+def bracket_depth(text: str) -> int:
+    """The deepest nesting of ( and [ in `text`."""
+    depth = top = 0
+    for ch in text:
+        if ch in "([":
+            depth += 1
+            top = max(top, depth)
+        elif ch in ")]":
+            depth -= 1
+    return top
 
 
 def c_name(name: str) -> str:
@@ -79,6 +94,17 @@ class _Emitter:
         return text
 
     def value(self, e: N.Expr, out: List[str], ind: str) -> str:
+        """C text of `e`; statements it needs (loops, branches, partial results) go to `out`."""
+        text = self.expression(e, out, ind)
+        if isinstance(e, (N.Unary, N.Binary, N.Call)) and bracket_depth(text) > MAX_BRACKETS:
+            # deeply nested calls (150 nested sigmoids) would nest brackets past the analyzer's
+            # limit: the value is named instead, which changes nothing about its rounding
+            t = self.fresh("v")
+            out.append(f"{ind}const {self.partial_ctype(e)} {t} = {text};")
+            return t
+        return text
+
+    def expression(self, e: N.Expr, out: List[str], ind: str) -> str:
         r = self.r
         if isinstance(e, N.Const):
             return r.literal(e.value, e.dtype)
@@ -115,11 +141,38 @@ class _Emitter:
             out.append(f"{ind}    {v} = {b};")
             out.append(f"{ind}}}")
             return v
+        if e.op in CHAIN:
+            return self.chain(e, out, ind)
         a = self.value(e.lhs, out, ind)
         b = self.value(e.rhs, out, ind)
         if e.op == "%" and e.lhs.dtype in ("f16", "f32", "f64"):
             return f"fmod({a}, {b})"
         return f"({a} {e.op} {b})"
+
+    def chain(self, e: N.Binary, out: List[str], ind: str) -> str:
+        """A left-leaning run of operators of one precedence (`a + b - c + ...`) as one flat C
+        expression: C groups it from the left exactly as the IR does, so no parentheses are needed,
+        and a 300-term sum neither nests 300 brackets deep (past the analyzer's limit) nor recurses
+        300 calls deep here. Operands are emitted left to right, as before."""
+        spine: List[N.Binary] = []
+        x: N.Expr = e
+        while isinstance(x, N.Binary) and CHAIN.get(x.op) == CHAIN[e.op]:
+            spine.append(x)
+            x = x.lhs
+        parts = [self.value(x, out, ind)]
+        for k, node in enumerate(reversed(spine), 1):
+            parts.append(f"{node.op} {self.value(node.rhs, out, ind)}")
+            if k % CHAIN_RUN == 0 and k < len(spine):
+                # a very long run is cut into partial results, so no kernel expression is deeper than
+                # the analyzer's nesting limit; `((a + b) + c)` rounds the same as `t = a + b; t + c`
+                t = self.fresh("p")
+                out.append(f"{ind}const {self.partial_ctype(node)} {t} = ({' '.join(parts)});")
+                parts = [t]
+        return "(" + " ".join(parts) + ")"
+
+    def partial_ctype(self, e: N.Expr) -> str:
+        """The C type of a partial result of `chain` (templates evaluating on vectors override it)."""
+        return self.r.ctype(e.dtype)
 
     def call(self, e: N.Call, out: List[str], ind: str) -> str:
         r = self.r
@@ -157,7 +210,8 @@ class _Emitter:
         inner = ind
         for v in e.vars:
             name = c_name(v.name)
-            out.append(f"{inner}for (int {name} = {self.int_expr(v.lo)}; {name} < {self.int_expr(v.hi)}; ++{name}) {{")
+            out.append(f"{inner}for ({r.index_ctype} {name} = {self.int_expr(v.lo)}; {name} < {self.int_expr(v.hi)}; "
+                       f"++{name}) {{")
             inner += "    "
         body: List[str] = []
         val = self.value(e.body, body, inner)
@@ -177,6 +231,19 @@ class CStyleRenderer:
     const_ptr = "const"
     restrict = "restrict"
     block = 128
+    wide_index_ctype = "long"  # the dialect's 64-bit integer
+
+    def __init__(self, index_bits: int = 32):
+        """`index_bits` 64 makes every index, loop variable and size argument 64-bit (see
+        lower/indexing.py: chosen per shape, so shapes that fit `int` keep 32-bit arithmetic)."""
+        if index_bits not in (32, 64):
+            raise ValueError(f"index_bits must be 32 or 64, not {index_bits!r}")
+        self.index_bits = index_bits
+
+    @property
+    def index_ctype(self) -> str:
+        """The C type of indices, loop variables and size arguments."""
+        return self.wide_index_ctype if self.index_bits == 64 else "int"
 
     # ---- dialect hooks
     def preamble(self, ck: CheckedKernel) -> str:
@@ -250,7 +317,7 @@ class CStyleRenderer:
         if with_temps:
             for t in ck.temps():
                 args.append(f"{self.global_ptr} {self.storage_type(t.dtype)}* {self.restrict} {c_name(t.name)}")
-        args.extend(f"const int {c_name(s)}" for s in ck.sizes)
+        args.extend(f"const {self.index_ctype} {c_name(s)}" for s in ck.sizes)
         return f"{self.kernel_qualifier} {name}(" + ",\n    ".join(a.strip() for a in args) + ")"
 
     def stage_names(self, ck: CheckedKernel) -> List[str]:
@@ -269,17 +336,17 @@ class CStyleRenderer:
         total = self.total_elements(em, info.shape)
         lines = [self.launch_annotation(total, self.block), self.signature(ck, name) + "\n{"]
         ind = "    "
-        lines.append(f"{ind}const int _ugid = {self.thread_index()};")
+        lines.append(f"{ind}const {self.index_ctype} _ugid = {self.thread_index()};")
         lines.append(f"{ind}if (_ugid >= {total}) return;")
         if info.shape:
             rest = "_ugid"
             for k in range(len(info.shape) - 1, -1, -1):
                 v = c_name(s.indices[k])
                 if k == 0:
-                    lines.append(f"{ind}const int {v} = {rest};")
+                    lines.append(f"{ind}const {self.index_ctype} {v} = {rest};")
                 else:
                     dim = em.int_expr(info.shape[k])
-                    lines.append(f"{ind}const int {v} = {rest} % {dim};")
+                    lines.append(f"{ind}const {self.index_ctype} {v} = {rest} % {dim};")
                     rest = f"{rest} / {dim}" if rest == "_ugid" else f"({rest}) / {dim}"
         body: List[str] = []
         val = em.value(s.value, body, ind)
@@ -295,5 +362,8 @@ class CStyleRenderer:
             parts.append(pre)
         for s, name in zip(ck.body, self.stage_names(ck)):
             parts.append(self.stage(ck, s, name))
-        return GeneratedKernel(self.target, "\n\n".join(parts) + "\n", c_name(ck.name), "generic",
-                               {"block": self.block}, self.file_name)
+        params = {"block": self.block}
+        if self.index_bits == 64:
+            params["index_bits"] = 64
+        return GeneratedKernel(self.target, "\n\n".join(parts) + "\n", c_name(ck.name), "generic", params,
+                               self.file_name)

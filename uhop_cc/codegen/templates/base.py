@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ...ir import nodes as N
+from ...ir.limits import deep
 from ...ir.typed import BoundKernel, CheckedKernel
+from ...lower.indexing import index_bits
 from ..cstyle import GeneratedKernel, _Emitter, c_name
 from ..opencl import OpenCLRenderer
 
 __all__ = ["Match", "Template", "NoMatch", "TemplateEmitter", "device_kind", "max_work_group", "local_mem",
            "compute_units",
            "launch_expr", "tree_map", "rename", "index_names", "is_uniform", "vector_safe", "reserved_clash",
-           "lanes", "vtype", "signature", "finish", "abi_args", "store_helper", "index_var", "fma_step"]
+           "lanes", "vtype", "signature", "finish", "abi_args", "store_helper", "index_var", "fma_step",
+           "index_width", "index_ctype"]
 
 
 class NoMatch(Exception):
@@ -47,6 +50,14 @@ class Template:
     # move them to neighbouring values
     categorical: Tuple[str, ...] = ()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # matching and rendering walk expressions recursively, as deep as a flat chain is long:
+        # a 2000-term sum reruns them on a big stack (ir/limits.py) instead of failing
+        if "render" in cls.__dict__:
+            cls.render = deep(cls.__dict__["render"])
+
+    @deep
     def match(self, bound: BoundKernel) -> Optional[Match]:
         try:
             return self._match(bound)
@@ -75,6 +86,25 @@ class Template:
 
     def __repr__(self) -> str:
         return f"<template {self.name}>"
+
+
+# ------------------------------------------------------------------ index width
+def index_width(match: Match, params: Optional[Mapping] = None) -> int:
+    """32 or 64: the width of global indices and size arguments for this match's shape
+    (lower/indexing.py). `params["index_bits"]` may ask for 64 at any shape (tests, portable
+    sources); asking for 32 where the shape needs 64 is an error, never a wrapping kernel."""
+    need = index_bits(match.bound)
+    asked = int((params or {}).get("index_bits", 0) or 0)
+    if asked not in (0, 32, 64):
+        raise ValueError(f"index_bits must be 32 or 64, not {asked}")
+    if asked == 32 and need == 64:
+        raise ValueError("this shape has more than 2^31 - 1 elements: its indices need index_bits=64")
+    return asked or need
+
+
+def index_ctype(bits: int) -> str:
+    """OpenCL C's type for indices and sizes at `bits`."""
+    return "long" if bits == 64 else "int"
 
 
 # ------------------------------------------------------------------ device facts
@@ -276,8 +306,8 @@ class TemplateEmitter(_Emitter):
 
     def __init__(self, ck: CheckedKernel, access: Optional[Callable[[N.Access], Optional[str]]] = None,
                  reduce: Optional[Callable[[N.Reduce], Optional[str]]] = None, vector: int = 1,
-                 varying: Iterable[str] = ()):
-        super().__init__(OpenCLRenderer(), ck)
+                 varying: Iterable[str] = (), index_bits: int = 32):
+        super().__init__(OpenCLRenderer(index_bits), ck)
         self.access_hook = access
         self.reduce_hook = reduce
         self.vector = vector
@@ -294,6 +324,11 @@ class TemplateEmitter(_Emitter):
                 return v
         return super().value(e, out, ind)
 
+    def partial_ctype(self, e: N.Expr) -> str:
+        if self.vector > 1 and not is_uniform(e, self.varying):
+            return vtype("float", self.vector)
+        return super().partial_ctype(e)
+
     def call(self, e: N.Call, out: List[str], ind: str) -> str:
         if self.vector > 1 and e.fn in ("min", "max", "pow") and len(e.args) == 2:
             uni = [is_uniform(a, self.varying) for a in e.args]
@@ -306,9 +341,10 @@ class TemplateEmitter(_Emitter):
         return super().call(e, out, ind)
 
 
-def signature(ck: CheckedKernel, name: str, with_temps: bool = False, attrs: str = "") -> str:
+def signature(ck: CheckedKernel, name: str, with_temps: bool = False, attrs: str = "",
+              index_bits: int = 32) -> str:
     """The ABI signature (temporaries only when asked), with optional __attribute__ text."""
-    r = OpenCLRenderer()
+    r = OpenCLRenderer(index_bits)
     sig = r.signature(ck, name, with_temps)
     if attrs:
         sig = sig.replace("__kernel void ", f"__kernel {attrs} void ", 1)
@@ -326,9 +362,9 @@ def finish(match: Match, parts: Sequence[str], strategy: str, params: dict) -> G
                            "kernel.cl")
 
 
-def abi_args(ck: CheckedKernel) -> List[Tuple[str, str]]:
+def abi_args(ck: CheckedKernel, index_bits: int = 32) -> List[Tuple[str, str]]:
     """(declaration, C name) of every ABI argument, without temporaries."""
-    r = OpenCLRenderer()
+    r = OpenCLRenderer(index_bits)
     out = []
     for p in ck.inputs:
         if p.is_scalar:
@@ -337,15 +373,16 @@ def abi_args(ck: CheckedKernel) -> List[Tuple[str, str]]:
             out.append((f"__global const {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
     for p in ck.outputs:
         out.append((f"__global {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
-    out.extend((f"const int {c_name(s)}", c_name(s)) for s in ck.sizes)
+    out.extend((f"const {r.index_ctype} {c_name(s)}", c_name(s)) for s in ck.sizes)
     return out
 
 
-def store_helper(ck: CheckedKernel, s: N.Stmt, red: N.Reduce, index_vars: Sequence[str], fname: str) -> str:
+def store_helper(ck: CheckedKernel, s: N.Stmt, red: N.Reduce, index_vars: Sequence[str], fname: str,
+                 index_bits: int = 32) -> str:
     """`void fname(<ABI args>, <index vars>, float _uacc)`: evaluates the statement with its one
     reduction replaced by `_uacc` (the epilogue: bias, activation...) and stores the element."""
-    em = TemplateEmitter(ck, reduce=lambda e: "_uacc" if e is red else None)
-    params = [d for d, _ in abi_args(ck)] + [f"const int {c_name(v)}" for v in index_vars]
+    em = TemplateEmitter(ck, reduce=lambda e: "_uacc" if e is red else None, index_bits=index_bits)
+    params = [d for d, _ in abi_args(ck, index_bits)] + [f"const {em.r.index_ctype} {c_name(v)}" for v in index_vars]
     params.append(f"const {em.r.ctype(red.dtype)} _uacc")
     body: List[str] = []
     val = em.value(s.value, body, "    ")
