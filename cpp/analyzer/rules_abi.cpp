@@ -13,6 +13,7 @@ struct Want {
     uint16_t base = 0;  // word of the expected element/scalar type (0: unknown)
     bool f16 = false;
     bool output = false;
+    bool size = false;
 };
 
 Want want_of(const Ctx& c, const ExpectedArg& a) {
@@ -22,6 +23,7 @@ Want want_of(const Ctx& c, const ExpectedArg& a) {
     else if (k == "scalar" || k == "size") w.ptr = false;
     else w.ptr = a.c_type.find('*') != std::string::npos;
     w.output = k == "output" || k == "temp";
+    w.size = k == "size";
     const std::string& d = a.dtype;
     if (d == "f32") w.base = W::float_;
     else if (d == "f64") w.base = W::double_;
@@ -29,7 +31,7 @@ Want want_of(const Ctx& c, const ExpectedArg& a) {
     else if (d == "i32") w.base = W::int_;
     else if (d == "i64") w.base = W::long_;
     else if (d == "u32") w.base = W::uint;
-    if (k == "size") w.base = W::int_;
+    if (k == "size") w.base = d == "i64" ? static_cast<uint16_t>(W::long_) : static_cast<uint16_t>(W::int_);
     if (!w.base && !a.c_type.empty()) {  // fall back to the C type text
         std::string word;
         for (size_t i = 0; i <= a.c_type.size(); ++i) {
@@ -67,6 +69,10 @@ bool base_ok(const Ctx& c, const Want& w, const Decl& p) {
         if (!w.ptr && b == W::float_) return true;
     }
     if (w.base == W::int_ && (b == W::int32_t_) && !c.is_cl()) return true;
+    // a size may always be 64-bit (the runtime passes what the kernel declares); an `int` size is
+    // an error only where the spec's shape needs 64-bit indices (dtype i64)
+    if (w.size && b == W::long_) return true;
+    if (w.size && w.base == W::long_ && b == W::int64_t_ && !c.is_cl()) return true;
     return false;
 }
 

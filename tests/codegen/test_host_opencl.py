@@ -145,6 +145,8 @@ def built(tmp_path_factory):
     b = _bound("matmul.uir", "M=33,K=17,N=65")
     hand = GeneratedKernel("opencl", MATMUL_2D, "mm2d", "hand-written")
     projects["matmul2d"] = (emit_opencl_project(b, hand, root / "matmul2d"), "matmul_host")
+    wide = renderer("opencl", 64).generic(b.checked)  # sizes as `long`: the host must pass cl_long
+    projects["matmul64"] = (emit_opencl_project(b, wide, root / "matmul64", seed=1), "matmul_host")
     with ThreadPoolExecutor(max_workers=max(2, min(len(projects), os.cpu_count() or 2))) as pool:
         futures = {name: pool.submit(_build, proj, exe) for name, (proj, exe) in projects.items()}
         return {name: (projects[name][0], f.result()) for name, f in futures.items()}
@@ -264,6 +266,14 @@ def test_host_passes(built, name):
     assert timing and "median" in timing[0] and "GFLOP/s" in timing[0] and "GB/s" in timing[0], r.stdout
     if name == "softmax":
         assert sum(l.startswith("stage") for l in lines) == 4
+
+
+@needs_tools
+def test_host_passes_64_bit_sizes(built):
+    proj, exe = built["matmul64"]
+    assert "static_cast<cl_long>(sizes::M)" in (proj / "main.cpp").read_text()
+    r = _run(exe, "--repeat", "2", cwd=proj.parent)
+    assert r.returncode == 0 and "PASS" in r.stdout.splitlines(), r.stdout + r.stderr
 
 
 @needs_tools

@@ -83,7 +83,7 @@ def _build(source: str, kernel: str, args: list, workdir: Path) -> Path:
     decls, calls, io = [], [], []
     for i, (kind, name, ctype) in enumerate(args):
         if kind == "size":
-            decls.append(f"    const int _ua{i} = std::atoi(argv[{i + 1}]);")
+            decls.append(f"    const long long _ua{i} = std::atoll(argv[{i + 1}]);")  # `int` or `long long` sizes
         elif kind == "scalar":
             decls.append(f"    const {ctype} _ua{i} = ({ctype})std::atof(argv[{i + 1}]);")
         else:

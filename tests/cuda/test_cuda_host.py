@@ -37,13 +37,17 @@ def _project(kind: str, outdir: Path) -> Path:
     elif kind == "softmax":  # generic: 4 stages with temporaries
         b = ir.bind_shapes(ir.load_file(ROOT / "examples" / "softmax.uir")[0], {"R": 7, "C": 100})
         g = CUDARenderer().generic(b.checked)
+    elif kind == "wide":  # 64-bit indices: sizes travel as `long long`
+        b = ir.bind_shapes(ir.load_file(ROOT / "examples" / "softmax.uir")[0], {"R": 7, "C": 100})
+        g = CUDARenderer(64).generic(b.checked)
     else:  # f64, f16 (and an f16 scalar), i32, a 0-d output
         b = ir.bind_shapes(ir.load(MIXED)[0], {"N": 50})
         g = CUDARenderer().generic(b.checked)
     return emit_cuda_project(b, g, outdir / kind)
 
 
-KINDS = ("matmul", "softmax", "mixed")
+KINDS = ("matmul", "softmax", "mixed", "wide")
+EXE = {"wide": "softmax"}  # the executable is named after the kernel
 
 
 def test_emit_files(tmp_path):
@@ -58,6 +62,7 @@ def test_emit_files(tmp_path):
         assert "enable_language(CUDA)" in cmake and "CMAKE_CUDA_ARCHITECTURES" in cmake
         manifest = json.loads((out / "data" / "manifest.json").read_text())
         assert manifest["kernel"] in ("matmul", "softmax", "mixed")
+    assert "static_cast<long long>(sizes::C)" in (tmp_path / "wide" / "main.cu").read_text()
     main = (tmp_path / "softmax" / "main.cu").read_text()
     assert main.count("::softmax") >= 2 and "_ubuffers[4]" in main  # the temporaries are passed
     main = (tmp_path / "mixed" / "main.cu").read_text()
@@ -103,7 +108,7 @@ def built(tmp_path_factory):
 def test_configure_and_build(built, kind):
     out, log, ok = built[kind]
     assert ok, log
-    assert (out / "build" / f"{kind}_host").is_file()
+    assert (out / "build" / f"{EXE.get(kind, kind)}_host").is_file()
     assert "warning" not in log.lower(), log
 
 
@@ -112,6 +117,6 @@ def test_configure_and_build(built, kind):
 def test_run_passes(built, kind):
     out, log, ok = built[kind]
     assert ok, log
-    r = subprocess.run([str(out / "build" / f"{kind}_host"), "--repeat", "3"], capture_output=True, text=True)
+    r = subprocess.run([str(out / "build" / f"{EXE.get(kind, kind)}_host"), "--repeat", "3"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "PASS" in r.stdout and "median" in r.stdout

@@ -12,8 +12,8 @@ __all__ = ["CStyleRenderer", "GeneratedKernel", "LaunchError", "LaunchGeometry",
            "OpenCLRenderer", "CUDARenderer", "RENDERERS", "renderer"]
 
 
-def renderer(target: str) -> CStyleRenderer:
+def renderer(target: str, index_bits: int = 32) -> CStyleRenderer:
     try:
-        return RENDERERS[target]()
+        return RENDERERS[target](index_bits)
     except KeyError:
         raise ValueError(f"unknown target `{target}` (known: {', '.join(sorted(RENDERERS))})") from None

@@ -87,11 +87,14 @@ class CUDARenderer(CStyleRenderer):
     global_ptr = ""
     restrict = "__restrict__"
     block = 256
+    wide_index_ctype = "long long"  # `long` is 32-bit on Windows hosts
 
     def preamble(self, ck: CheckedKernel) -> str:
         return F16_HELPERS if uses_dtype(ck, "f16") else ""
 
     def thread_index(self) -> str:
+        if self.index_bits == 64:
+            return "(long long)blockIdx.x * blockDim.x + threadIdx.x"
         # computed in 64 bits and clamped, so a grid rounded up past 2^31 - 1 work items never wraps
         # to a negative index (which would pass the `_ugid >= total` test)
         return "(int)min((unsigned long long)blockIdx.x * blockDim.x + threadIdx.x, 2147483647ULL)"

@@ -19,13 +19,21 @@ callers supply their own (the im2col gather of `cuda_conv2d`).
 
 Names the caller provides before the main loop: `_uK` (reduction length), and `_uM`/`_uN` when
 the built-in loaders or the epilogue need them (`prologue` declares `_ui0`/`_uj0`).
+
+Index width: `it` ("int" or "long long", from `templates.base.index_width`) types everything that
+is a row, column or k index of the whole problem (`_ui0`, `_uj0`, `_uk`, `_ui`, `_uj`...); what
+stays inside a tile (thread positions, fragment and loader offsets, unrolled counters) is `int`.
+The grid has a block per BM rows along y, where CUDA allows 65535 blocks: `grid_fits` says
+whether a problem fits.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Callable, List, Mapping
 
-__all__ = ["GemmTile", "RowMajorA", "RowMajorB", "mainloop"]
+__all__ = ["GemmTile", "RowMajorA", "RowMajorB", "mainloop", "MAX_GRID"]
+
+MAX_GRID = (2 ** 31 - 1, 65535, 65535)  # CUDA blocks per grid axis (x, y, z)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,10 @@ class GemmTile:
         if why:
             raise ValueError(f"invalid GEMM tile {self}: " + "; ".join(why))
 
+    def grid_fits(self, cols: int, rows: int) -> bool:
+        """Whether the grid of a `rows` x `cols` problem (`launch`) fits CUDA's limits."""
+        return -(-int(cols) // self.BN) <= MAX_GRID[0] and -(-int(rows) // self.BM) <= MAX_GRID[1]
+
     def launch(self, cols: str, rows: str) -> str:
         """The @launch annotation: a block per BN columns (x) and BM rows (y) of C."""
         return f"// @launch grid=(cdiv({cols}, {self.BN}), cdiv({rows}, {self.BM})) block=({self.threads}, 1)"
@@ -99,26 +111,27 @@ class GemmTile:
     def bounds(self) -> str:
         return f"__launch_bounds__({self.threads}, {2 if self.threads <= 256 else 1})"
 
-    def prologue(self) -> List[str]:
+    def prologue(self, it: str = "int") -> List[str]:
         """Shared buffers, the thread's position, the block's first row `_ui0` and column `_uj0`."""
+        cast = "" if it == "int" else f"({it})"  # a block's first row or column in 64 bits when wide
         return [
             f"    __shared__ __align__(16) float _uAs[2][{self.BK}][{self.BM}];",
             f"    __shared__ __align__(16) float _uBs[2][{self.BK}][{self.BN}];",
             f"    const int _utid = threadIdx.x, _utx = _utid % {self.tx}, _uty = _utid / {self.tx};",
-            f"    const int _ui0 = blockIdx.y * {self.BM}, _uj0 = blockIdx.x * {self.BN};",
+            f"    const {it} _ui0 = {cast}blockIdx.y * {self.BM}, _uj0 = {cast}blockIdx.x * {self.BN};",
         ]
 
-    def epilogue(self, body: Callable[[], List[str]]) -> List[str]:
+    def epilogue(self, body: Callable[[], List[str]], it: str = "int") -> List[str]:
         """Loops over the thread's outputs: `_ui` (row, < _uM), `_uj` (first of four columns),
         `_uacc[_um][_uh * 4 + _uq]` the accumulator of column `_uj + _uq`; `body()` gives the
         lines run for each (row, four columns)."""
         L = ["    #pragma unroll",
              f"    for (int _um = 0; _um < {self.TM}; ++_um) {{",
-             f"        const int _ui = _ui0 + (_um >> 2) * {4 * self.ty} + _uty * 4 + (_um & 3);",
+             f"        const {it} _ui = _ui0 + (_um >> 2) * {4 * self.ty} + _uty * 4 + (_um & 3);",
              "        if (_ui >= _uM) continue;",
              "        #pragma unroll",
              f"        for (int _uh = 0; _uh < {self.TN // 4}; ++_uh) {{",
-             f"            const int _uj = _uj0 + _uh * {4 * self.tx} + _utx * 4;"]
+             f"            const {it} _uj = _uj0 + _uh * {4 * self.tx} + _utx * 4;"]
         L += body()
         L += ["        }", "    }"]
         return L
@@ -130,8 +143,9 @@ class RowMajorA:
     `off(x)` maps a k index to an element offset in the row (identity for a matrix), `vec` is
     the C condition under which four consecutive k are four consecutive floats, aligned."""
 
-    def __init__(self, tile: GemmTile, ptr: str, ld: str, vec: str, off: Callable[[str], str] = lambda x: x):
-        self.t, self.ptr, self.ld, self.vec, self.off = tile, ptr, ld, vec, off
+    def __init__(self, tile: GemmTile, ptr: str, ld: str, vec: str, off: Callable[[str], str] = lambda x: x,
+                 it: str = "int"):
+        self.t, self.ptr, self.ld, self.vec, self.off, self.it = tile, ptr, ld, vec, off, it
         self.n = tile.BM * tile.BK // (4 * tile.threads)
 
     def setup(self) -> List[str]:
@@ -149,7 +163,7 @@ class RowMajorA:
         L = []
         for l in range(self.n):
             L += ["{",
-                  f"    const int _uka = {k} + _uac{l};",
+                  f"    const {self.it} _uka = {k} + _uac{l};",
                   f"    if (_uvA && _urowA{l} && _uka + 3 < _uK) {{",
                   f"        _ura{l} = *reinterpret_cast<const float4*>(_uArow{l} + _uka);",
                   "    } else {"]
@@ -167,8 +181,8 @@ class RowMajorA:
 class RowMajorB:
     """A k-tile of the K x BN operand whose rows are contiguous in n: one float4 per load."""
 
-    def __init__(self, tile: GemmTile, ptr: str, ld: str, vec: str):
-        self.t, self.ptr, self.ld, self.vec = tile, ptr, ld, vec
+    def __init__(self, tile: GemmTile, ptr: str, ld: str, vec: str, it: str = "int"):
+        self.t, self.ptr, self.ld, self.vec, self.it = tile, ptr, ld, vec, it
         self.n = tile.BK * tile.BN // (4 * tile.threads)
 
     def setup(self) -> List[str]:
@@ -176,15 +190,19 @@ class RowMajorB:
         L = [f"    const bool _uvB = {self.vec};"]
         for l in range(self.n):
             f = f"(_utid + {t.threads * l})"
-            L += [f"    const int _ubr{l} = {f} / {q}, _ubc{l} = ({f} % {q}) * 4, _ujB{l} = _uj0 + _ubc{l};",
-                  f"    float4 _urb{l};"]
+            if self.it == "int":
+                L.append(f"    const int _ubr{l} = {f} / {q}, _ubc{l} = ({f} % {q}) * 4, _ujB{l} = _uj0 + _ubc{l};")
+            else:  # the column is global: wide; the tile position stays int
+                L += [f"    const int _ubr{l} = {f} / {q}, _ubc{l} = ({f} % {q}) * 4;",
+                      f"    const {self.it} _ujB{l} = _uj0 + _ubc{l};"]
+            L.append(f"    float4 _urb{l};")
         return L
 
     def load(self, k: str) -> List[str]:
         L = []
         for l in range(self.n):
             L += ["{",
-                  f"    const int _ukb = {k} + _ubr{l};",
+                  f"    const {self.it} _ukb = {k} + _ubr{l};",
                   "    const bool _urowB = _ukb < _uK;",
                   f"    const float* _uBrow = {self.ptr} + (size_t)(_urowB ? _ukb : 0) * {self.ld};",
                   f"    if (_uvB && _urowB && _ujB{l} + 3 < _uN) {{",
@@ -204,8 +222,8 @@ def _indent(lines: List[str], n: int) -> List[str]:
     return [pad + ln for ln in lines]
 
 
-def mainloop(t: GemmTile, a, b) -> List[str]:
-    """Zeroed accumulators, the first k-tile, then the double-buffered loop over k."""
+def mainloop(t: GemmTile, a, b, it: str = "int") -> List[str]:
+    """Zeroed accumulators, the first k-tile, then the double-buffered loop over k (k indices typed `it`)."""
     GM, GN = t.TM // 4, t.TN // 4
     L = a.setup() + b.setup()
     L += [f"    float _uacc[{t.TM}][{t.TN}];",
@@ -215,15 +233,15 @@ def mainloop(t: GemmTile, a, b) -> List[str]:
           f"        for (int _un = 0; _un < {t.TN}; ++_un) _uacc[_um][_un] = 0.0f;",
           "    }",
           "    {",
-          "        const int _uk = 0;"]
+          f"        const {it} _uk = 0;"]
     L += _indent(a.load("_uk") + b.load("_uk") + a.store("0") + b.store("0"), 8)
     L += ["    }",
           "    __syncthreads();",
           "    int _ubuf = 0;",
-          f"    for (int _uk0 = 0; _uk0 < _uK; _uk0 += {t.BK}) {{",
+          f"    for ({it} _uk0 = 0; _uk0 < _uK; _uk0 += {t.BK}) {{",
           f"        const bool _unext = _uk0 + {t.BK} < _uK;",
           "        if (_unext) {",
-          f"            const int _uk = _uk0 + {t.BK};"]
+          f"            const {it} _uk = _uk0 + {t.BK};"]
     L += _indent(a.load("_uk") + b.load("_uk"), 12)
     L += ["        }",
           "        #pragma unroll",

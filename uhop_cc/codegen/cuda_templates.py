@@ -10,8 +10,9 @@ vectorised elementwise kernels.
 Each template recognises a program structurally on the typed IR (`match` returns None when it
 does not apply, `why_not` says why), proposes parameters (`space`, best first) and renders
 CUDA C++ under the generic lowering's ABI (inputs, outputs, then every size symbol as
-`const int`; these kernels take no temporaries) with a `// @launch grid=(...) block=(...)`
-annotation. Sizes stay kernel arguments: the same source serves every shape (`rowreduce` sizes
+`const int`, or `const long long` with 64-bit indices where the shape needs them or
+`params["index_bits"]` asks; these kernels take no temporaries) with a `// @launch grid=(...)
+block=(...)` annotation. Sizes stay kernel arguments: the same source serves every shape (`rowreduce` sizes
 its register path for the bound row length and keeps a loop path for longer rows).
 
 * `sgemm`: one statement `C[i, j] = epilogue(sum(k) A[i, k] * B[k, j])` over f32 2-D
@@ -41,8 +42,8 @@ from ..ir import symbolic
 from ..ir.typed import BoundKernel, CheckedKernel
 from .cstyle import GeneratedKernel, _Emitter, c_name
 from .cuda import CUDARenderer
-from .cuda_gemm import GemmTile, RowMajorA, RowMajorB, mainloop
-from .templates.base import Match, NoMatch
+from .cuda_gemm import MAX_GRID, GemmTile, RowMajorA, RowMajorB, mainloop
+from .templates.base import Match, NoMatch, index_width
 from .templates.base import Template as _SharedTemplate
 
 __all__ = ["TEMPLATES", "Template", "Match", "NoMatch", "select_template", "get_template", "SgemmTemplate",
@@ -107,8 +108,8 @@ class _HookEmitter(_Emitter):
     tensor load, `reduce(e)` a whole reduction, `names` maps index variables to C text."""
 
     def __init__(self, ck: CheckedKernel, access: Optional[Callable] = None, reduce: Optional[Callable] = None,
-                 names: Optional[Dict[str, str]] = None):
-        super().__init__(CUDARenderer(), ck)
+                 names: Optional[Dict[str, str]] = None, index_bits: int = 32):
+        super().__init__(CUDARenderer(index_bits), ck)
         self.access_hook, self.reduce_hook = access, reduce
         self.names = dict(names or {})
 
@@ -126,8 +127,8 @@ class _HookEmitter(_Emitter):
         return super().value(e, out, ind)
 
 
-def _signature(ck: CheckedKernel, name: str, bounds: str) -> str:
-    sig = CUDARenderer().signature(ck, name, with_temps=False)
+def _signature(ck: CheckedKernel, name: str, bounds: str, index_bits: int = 32) -> str:
+    sig = CUDARenderer(index_bits).signature(ck, name, with_temps=False)
     return sig.replace('extern "C" __global__ void ', f'extern "C" __global__ {bounds} void ', 1)
 
 
@@ -139,6 +140,11 @@ def _finish(ck: CheckedKernel, parts: Sequence[str], strategy: str, params: dict
         head.append(pre)
     return GeneratedKernel("cuda", "\n\n".join(head + list(parts)) + "\n", c_name(ck.name), strategy, dict(params),
                            "kernel.cu")
+
+
+def _with_bits(params: dict, bits: int) -> dict:
+    """The params a kernel records: `index_bits` only when its indices are 64-bit."""
+    return dict(params, index_bits=64) if bits == 64 else params
 
 
 def _fingerprint_int(fp: Optional[dict], key: str, default: int) -> int:
@@ -203,6 +209,8 @@ class SgemmTemplate(Template):
                 "epilogue": s.value is not red,
                 "launch": {"M": _launch_expr(out.shape[0]), "N": _launch_expr(out.shape[1])},
                 "M": bound.shapes[s.target][0], "N": bound.shapes[s.target][1]}
+        if -(-int(info["M"]) // 256) > MAX_GRID[1]:  # 256: the tallest tile of `space`
+            raise NoMatch(f"{info['M']} rows need more than {MAX_GRID[1]} blocks along the grid's y axis")
         return Match(self.name, bound, info)
 
     def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
@@ -213,9 +221,10 @@ class SgemmTemplate(Template):
                  dict(BM=128, BN=64, BK=8, TM=8, TN=8), dict(BM=64, BN=128, BK=8, TM=8, TN=8),
                  dict(BM=64, BN=64, BK=16, TM=4, TN=4), dict(BM=128, BN=128, BK=16, TM=8, TN=4)]
         max_threads = _fingerprint_int(device_fingerprint, "max_threads_per_block", 1024)
-        cands = [p for p in cands if GemmTile.renders(p) and GemmTile.of(p).threads <= max_threads]
-        sms = _fingerprint_int(device_fingerprint, "sm_count", 132)
         M, N = int(match.info["M"]), int(match.info["N"])
+        cands = [p for p in cands if GemmTile.renders(p) and GemmTile.of(p).threads <= max_threads
+                 and GemmTile.of(p).grid_fits(N, M)]
+        sms = _fingerprint_int(device_fingerprint, "sm_count", 132)
         blocks = lambda p: -(-M // p["BM"]) * -(-N // p["BN"])  # noqa: E731
         if blocks(cands[0]) < sms:
             enough = [p for p in cands if blocks(p) >= sms]
@@ -232,27 +241,32 @@ class SgemmTemplate(Template):
         tile.check()
         ck = match.checked
         info = match.info
+        if not tile.grid_fits(info["N"], info["M"]):
+            raise ValueError(f"sgemm tile {tile} at {info['M']} x {info['N']}: more than {MAX_GRID[1]} blocks "
+                             "along the grid's y axis")
+        bits = index_width(match, p)
+        it = CUDARenderer(bits).index_ctype  # rows, columns, k and sizes; tile-local positions stay int
         s: N.Stmt = info["stmt"]
         red: N.Reduce = info["red"]
         kv = red.vars[0]
-        em = _Emitter(CUDARenderer(), ck)
+        em = _Emitter(CUDARenderer(bits), ck)
         out = ck.tensors[s.target]
         A, B = ck.tensors[info["A"]], ck.tensors[info["B"]]
         An, Bn, Cn = c_name(info["A"]), c_name(info["B"]), c_name(s.target)
         la = info["launch"]
-        L: List[str] = [tile.launch(la["N"], la["M"]), _signature(ck, c_name(ck.name), tile.bounds) + "\n{"]
+        L: List[str] = [tile.launch(la["N"], la["M"]), _signature(ck, c_name(ck.name), tile.bounds, bits) + "\n{"]
         w = L.append
-        L.extend(tile.prologue())
-        w(f"    const int _uM = {em.int_expr(out.shape[0])}, _uN = {em.int_expr(out.shape[1])};")
-        w(f"    const int _ulda = {em.int_expr(A.shape[1])}, _uldb = {em.int_expr(B.shape[1])};")
-        w(f"    const int _uklo = {em.int_expr(kv.lo)}, _uK = {em.int_expr(kv.hi)} - _uklo;")
+        L.extend(tile.prologue(it))
+        w(f"    const {it} _uM = {em.int_expr(out.shape[0])}, _uN = {em.int_expr(out.shape[1])};")
+        w(f"    const {it} _ulda = {em.int_expr(A.shape[1])}, _uldb = {em.int_expr(B.shape[1])};")
+        w(f"    const {it} _uklo = {em.int_expr(kv.lo)}, _uK = {em.int_expr(kv.hi)} - _uklo;")
         w(f"    const float* __restrict__ _uA = {An} + _uklo;")
         w(f"    const float* __restrict__ _uB = {Bn} + (size_t)_uklo * _uldb;")
         a = RowMajorA(tile, "_uA", "_ulda",
-                      "((_ulda & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uA) & 15ull) == 0ull)")
+                      "((_ulda & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uA) & 15ull) == 0ull)", it=it)
         b = RowMajorB(tile, "_uB", "_uldb",
-                      "((_uldb & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uB) & 15ull) == 0ull)")
-        L.extend(mainloop(tile, a, b))
+                      "((_uldb & 3) == 0) && ((reinterpret_cast<unsigned long long>(_uB) & 15ull) == 0ull)", it)
+        L.extend(mainloop(tile, a, b, it))
         w("    const bool _uvC = ((_uN & 3) == 0) && "
           f"((reinterpret_cast<unsigned long long>({Cn}) & 15ull) == 0ull);")
 
@@ -271,16 +285,17 @@ class SgemmTemplate(Template):
             S += ["            #pragma unroll",
                   "            for (int _uq = 0; _uq < 4; ++_uq) {",
                   "                if (_uj + _uq >= _uN) continue;",
-                  f"                const int {c_name(info['i'])} = _ui;",
-                  f"                const int {c_name(info['j'])} = _uj + _uq;"]
-            epi = _HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None)
+                  f"                const {it} {c_name(info['i'])} = _ui;",
+                  f"                const {it} {c_name(info['j'])} = _uj + _uq;"]
+            epi = _HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None,
+                               index_bits=bits)
             body: List[str] = []
             val = epi.value(s.value, body, " " * 16)
             return S + body + [f"                _uCrow[_uj + _uq] = {val};", "            }"]
 
-        L.extend(tile.epilogue(store))
+        L.extend(tile.epilogue(store, it))
         w("}")
-        return _finish(ck, ["\n".join(L)], self.name, tile.params())
+        return _finish(ck, ["\n".join(L)], self.name, _with_bits(tile.params(), bits))
 
 
 # ------------------------------------------------------------------ row reductions
@@ -351,6 +366,8 @@ class RowReduceTemplate(Template):
                 "passes": n_red + sum(1 for s in ck.body if ck.tensors[s.target].rank == 2
                                       and ck.tensors[s.target].role == "output"),
                 "launch_R": _launch_expr(Rd), "launch_C": _launch_expr(Cd), "col_inputs": sorted(col_inputs)}
+        if int(info["rows"]) > MAX_GRID[0]:
+            raise NoMatch(f"{info['rows']} rows need more blocks than CUDA's grid allows ({MAX_GRID[0]})")
         return Match(self.name, bound, info)
 
     @staticmethod
@@ -463,7 +480,11 @@ class RowReduceTemplate(Template):
             raise ValueError(f"bad rowreduce parameters {p}")
         ck = match.checked
         info = match.info
-        r = CUDARenderer()
+        if -(-int(info["rows"]) // RB) > MAX_GRID[0]:
+            raise ValueError(f"rowreduce ROWS={RB}: {info['rows']} rows need more than {MAX_GRID[0]} blocks")
+        bits = index_width(match, p)
+        r = CUDARenderer(bits)
+        it = r.index_ctype  # rows, columns and sizes; thread positions and register-path offsets stay int
         em0 = _Emitter(r, ck)
         f32_grid = [n for n in info["grid_inputs"] if ck.tensors[n].dtype == "f32"]
         f32_cols = [n for n in info.get("col_inputs", []) if ck.tensors[n].dtype == "f32"]
@@ -480,22 +501,22 @@ class RowReduceTemplate(Template):
         block = f"{T}" if RB == 1 else f"{T}, {RB}"
         w(f"// @launch grid=({grid}) block=({block}){smem}")
         bounds = f"__launch_bounds__({T * RB}, {MINB})" if MINB else f"__launch_bounds__({T * RB})"
-        w(_signature(ck, c_name(ck.name), bounds) + "\n{")
+        w(_signature(ck, c_name(ck.name), bounds, bits) + "\n{")
         if cached:
             w("    extern __shared__ __align__(16) float _ush[];")
         red_types = sorted({r.ctype(n.dtype) for s in ck.body for n in N.walk(s.value) if isinstance(n, N.Reduce)})
         if NW > 1:
             for ct in red_types:
                 w(f"    __shared__ {ct} _uw_{ct}[2][{RB}][32];")
-        w(f"    const int _uC = {em0.int_expr(info['C'])};")
+        w(f"    const {it} _uC = {em0.int_expr(info['C'])};")
         if RB == 1:
-            w("    const int _ur = blockIdx.x;")
+            w(f"    const {it} _ur = blockIdx.x;")
         else:
-            w(f"    const int _uR = {em0.int_expr(info['R'])};")
+            w(f"    const {it} _uR = {em0.int_expr(info['R'])};")
             w("    const int _uy = threadIdx.y;")
-            w(f"    const int _urg = blockIdx.x * {RB} + _uy;")
+            w(f"    const {it} _urg = {'' if bits == 32 else f'({it})'}blockIdx.x * {RB} + _uy;")
             w("    const bool _uact = _urg < _uR;")
-            w("    const int _ur = _uact ? _urg : _uR - 1;")
+            w(f"    const {it} _ur = _uact ? _urg : _uR - 1;")
         w("    const int _ut = threadIdx.x;")
         w("    const size_t _urow = (size_t)_ur * (size_t)_uC;")
         act = "_uact" if RB > 1 else ""
@@ -547,7 +568,7 @@ class RowReduceTemplate(Template):
                 return r.load(cn, role_text, t.dtype)
             return r.load(cn, "0", t.dtype)
 
-        em = _HookEmitter(ck, access=access)
+        em = _HookEmitter(ck, access=access, index_bits=bits)
         rowvals: Dict[str, str] = {}
         nred = [0]
 
@@ -610,9 +631,9 @@ class RowReduceTemplate(Template):
                 w(f"{ind}if ((_uC & 3) == 0 && {aligned(cn)}) {{")
                 w(f"{ind}    const float4* _usrc = reinterpret_cast<const float4*>({cn} + _urow);")
                 w(f"{ind}    float4* _udst = reinterpret_cast<float4*>(_uc_{cn});")
-                w(f"{ind}    for (int _uv = _ut; _uv < (_uC >> 2); _uv += {T}) _udst[_uv] = _usrc[_uv];")
+                w(f"{ind}    for ({it} _uv = _ut; _uv < (_uC >> 2); _uv += {T}) _udst[_uv] = _usrc[_uv];")
                 w(f"{ind}}} else {{")
-                w(f"{ind}    for (int _uv = _ut; _uv < _uC; _uv += {T}) _uc_{cn}[_uv] = {cn}[_urow + _uv];")
+                w(f"{ind}    for ({it} _uv = _ut; _uv < _uC; _uv += {T}) _uc_{cn}[_uv] = {cn}[_urow + _uv];")
                 w(f"{ind}}}")
             if cached:
                 w(f"{ind}__syncthreads();")
@@ -624,7 +645,7 @@ class RowReduceTemplate(Template):
                     if t.role == "output":
                         if act:
                             w(f"{ind}if ({act})")
-                        w(f"{ind}for (int _uc = _ut; _uc < _uC; _uc += {T}) {{")
+                        w(f"{ind}for ({it} _uc = _ut; _uc < _uC; _uc += {T}) {{")
                         em.names = {s.indices[0]: "_ur", s.indices[1]: "_uc"}
                         body: List[str] = []
                         val = em.value(s.value, body, ind + "    ")
@@ -640,7 +661,7 @@ class RowReduceTemplate(Template):
                     w(f"{ind}{ct} {acc};")
                     w(f"{ind}{{")
                     w(f"{ind}    {ct} _ua = {r.identity(red.op, red.dtype)};")
-                    w(f"{ind}    for (int _uc = _ut; _uc < _uC; _uc += {T}) {{")
+                    w(f"{ind}    for ({it} _uc = _ut; _uc < _uC; _uc += {T}) {{")
                     em.names = {s.indices[0]: "_ur", red.vars[0].name: "_uc"}
                     body = []
                     val = em.value(red.body, body, ind + "        ")
@@ -768,7 +789,7 @@ class RowReduceTemplate(Template):
             used["MINB"] = MINB
         if HINT:
             used["HINT"] = HINT
-        return _finish(ck, ["\n".join(L)], self.name, used)
+        return _finish(ck, ["\n".join(L)], self.name, _with_bits(used, bits))
 
 
 # ------------------------------------------------------------------ elementwise
@@ -823,9 +844,10 @@ class ElementwiseTemplate(Template):
             raise ValueError(f"bad elementwise parameters {p}")
         ck = match.checked
         info = match.info
+        bits = index_width(match, p)  # the body already indexes in 64 bits: only the size arguments widen
         s: N.Stmt = info["stmt"]
         out = ck.tensors[s.target]
-        r = CUDARenderer()
+        r = CUDARenderer(bits)
         em0 = _Emitter(r, ck)
         flat = [c_name(n) for n in info["flat"]]
         On = c_name(s.target)
@@ -833,7 +855,7 @@ class ElementwiseTemplate(Template):
         L: List[str] = []
         w = L.append
         w(f"// @launch grid=(cdiv({info['total']}, {4 * per_block})) block=({T})")
-        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T})") + "\n{")
+        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T})", bits) + "\n{")
         total = " * ".join(f"(long long)({em0.int_expr(d)})" for d in out.shape)
         w(f"    const long long _un = {total};")
         w("    const long long _unv = _un >> 2;")
@@ -865,7 +887,7 @@ class ElementwiseTemplate(Template):
                 if not e.indices:
                     return r.load(c_name(e.tensor), "0", ck.tensors[e.tensor].dtype)
                 return f"_ux_{c_name(e.tensor)}[_uu].{lane}"
-            em = _HookEmitter(ck, access=access)
+            em = _HookEmitter(ck, access=access, index_bits=bits)
             em.counter = 1000 * ("xyzw".index(lane) + 1)
             body: List[str] = []
             val = em.value(s.value, body, " " * 20)
@@ -883,14 +905,14 @@ class ElementwiseTemplate(Template):
             if not e.indices:
                 return r.load(c_name(e.tensor), "0", ck.tensors[e.tensor].dtype)
             return f"{c_name(e.tensor)}[_ui]"
-        em = _HookEmitter(ck, access=access_s)
+        em = _HookEmitter(ck, access=access_s, index_bits=bits)
         body = []
         val = em.value(s.value, body, " " * 8)
         L.extend(body)
         w(f"        {On}[_ui] = {val};")
         w("    }")
         w("}")
-        return _finish(ck, ["\n".join(L)], self.name, {"THREADS": T, "UNROLL": U})
+        return _finish(ck, ["\n".join(L)], self.name, _with_bits({"THREADS": T, "UNROLL": U}, bits))
 
 
 SGEMM = SgemmTemplate()

@@ -15,6 +15,7 @@ from ..ir import printer
 from ..ir.typed import C_TYPE, BoundKernel
 from .category import categorize
 from .cost import statement_flops
+from .indexing import index_bits
 
 DTYPE_BYTES = {"f32": 4, "f16": 2, "f64": 8, "i32": 4}
 
@@ -72,6 +73,7 @@ class KernelSpec:
     category: str
     schedule_constraints: Dict[str, object] = field(default_factory=dict)
     hardware: Dict[str, object] = field(default_factory=dict)
+    index_bits: int = 32  # 64 when some index at these shapes passes 2^31 - 1 (sizes are then `long`)
 
     @property
     def arithmetic_intensity(self) -> float:
@@ -102,8 +104,9 @@ def abi(b: BoundKernel, dialect: str = "opencl") -> Tuple[AbiArg, ...]:
             out.append(AbiArg(p.name, "input", p.dtype, f"{g}const {_storage(p.dtype)}*"))
     for p in ck.outputs:
         out.append(AbiArg(p.name, "output", p.dtype, f"{g}{_storage(p.dtype)}*"))
+    wide = index_bits(b) == 64
     for s in ck.sizes:
-        out.append(AbiArg(s, "size", "i32", "const int"))
+        out.append(AbiArg(s, "size", "i64", "const long") if wide else AbiArg(s, "size", "i32", "const int"))
     return tuple(out)
 
 
@@ -140,6 +143,6 @@ def build_spec(b: BoundKernel, hardware: Optional[Dict[str, object]] = None,
         scalars=tuple(ck.scalars.items()), inputs=inputs, outputs=outputs, temps=temps, abi=abi(b),
         statements=tuple(statements), flops=sum(s.flops for s in statements),
         bytes_min=sum(t.nbytes for t in inputs + outputs), category=categorize(ck),
-        schedule_constraints=sc, hardware=hw)
+        schedule_constraints=sc, hardware=hw, index_bits=index_bits(b))
 
 

@@ -372,7 +372,7 @@ class _Plan:
         for p in checked.outputs:
             base.append(_Arg(p.name, "output", p.dtype))
         temps = [_Arg(t.name, "temp", t.dtype) for t in checked.temps()]
-        sizes = [_Arg(s, "size", "i32", np.int32(bound.sizes[s])) for s in checked.sizes]
+        sizes = [_Arg(s, "size", "i32", int(bound.sizes[s])) for s in checked.sizes]  # width set per kernel
         self.temp_args = temps
         self.temps_passed = False
         n_base, n_with = len(base) + len(sizes), len(base) + len(sizes) + len(temps)
@@ -451,9 +451,7 @@ class _Plan:
         if is_ptr:
             raise AbiError(f"{where} is a pointer; the ABI expects a {a.dtype} passed by value")
         if a.kind == "size":
-            if base in known and base not in _BASE_OK["i32"]:
-                raise AbiError(f"{where} is `{base}`; sizes are `int`")
-            return a
+            return _size_arg(a, base, where)
         if a.dtype == "f16":
             if base not in ("float", "unsigned short", "__half", "half", "short", "uint16_t"):
                 raise AbiError(f"{where} is `{base}`; an f16 scalar travels as `float`")
@@ -461,6 +459,23 @@ class _Plan:
         if base in known and base not in ok_bases:
             raise AbiError(f"{where} is `{base}`; the ABI expects {a.dtype}")
         return _Arg(a.name, a.kind, a.dtype, a.value, base)
+
+
+_WIDE = {"long long", "long", "long int", "long long int", "int64_t", "signed long long", "signed long"}
+
+
+def _size_arg(a: _Arg, base: str, where: str) -> _Arg:
+    """A size argument with the kernel's width: `int` (32-bit) or a 64-bit `long long`/`long`/`int64_t`
+    (Linux hosts, where CUDA's `long` is 64-bit too). Sizes past 2^31 - 1 need the 64-bit form."""
+    if base in _WIDE:
+        return _Arg(a.name, a.kind, "i64", int(a.value), base)
+    known = set().union(*_BASE_OK.values())
+    if base in known and base not in _BASE_OK["i32"]:
+        raise AbiError(f"{where} is `{base}`; sizes are `int` (or `long long` for shapes past 2^31 - 1 elements)")
+    if int(a.value) > 2 ** 31 - 1:
+        raise AbiError(f"{where}: size `{a.name}` = {int(a.value)} does not fit the kernel's `{base}`; "
+                       "a kernel for this shape must take sizes (and index) as `long long`")
+    return _Arg(a.name, a.kind, "i32", int(a.value), base)
 
 
 def _func_attr(fn, attr: str) -> Optional[int]:
@@ -488,7 +503,7 @@ def _param_block(args: List[_Arg], pointers: Mapping[str, int], host: Mapping[st
         elif a.kind == "scalar":
             values.append(_scalar_value(a, host[a.name]))
         else:
-            values.append(np.array([a.value], np.int32))
+            values.append(np.array([a.value], np.int64 if a.dtype == "i64" else np.int32))
     block = np.array([v.ctypes.data for v in values], np.uint64)
     return block, values
 

@@ -323,7 +323,7 @@ class _Plan:
         for p in checked.outputs:
             base.append(_Arg(p.name, "output", p.dtype))
         temps = [_Arg(t.name, "temp", t.dtype) for t in checked.temps()]
-        sizes = [_Arg(s, "size", "i32", np.int32(bound.sizes[s])) for s in checked.sizes]
+        sizes = [_Arg(s, "size", "i32", int(bound.sizes[s])) for s in checked.sizes]  # width set per kernel
         self.temp_args = temps
         n_base, n_with = len(base) + len(sizes), len(base) + len(sizes) + len(temps)
         self.kernels = []  # (stage, kernel, args, geometry)
@@ -365,9 +365,11 @@ class _Plan:
             aq = kernel.get_arg_info(i, cl.kernel_arg_info.ADDRESS_QUALIFIER)
             aname = kernel.get_arg_info(i, cl.kernel_arg_info.NAME)
         except (cl.Error, AttributeError):
-            return a
+            return size_arg(a, "int", f"kernel `{kernel.function_name}` argument {i}") if a.kind == "size" else a
         t = tname.replace("const", "").replace("restrict", "").replace("volatile", "").replace(" ", "")
         where = f"kernel `{kernel.function_name}` argument {i} (`{aname}`, for {a.kind} `{a.name}`)"
+        if a.kind == "size" and not t.endswith("*"):
+            return size_arg(a, t, where)
         is_ptr = t.endswith("*")
         base = t.rstrip("*").rstrip("0123456789")
         want = C_BASE_TYPE[a.dtype]
@@ -388,6 +390,21 @@ class _Plan:
         if t != want:
             raise AbiError(f"{where} is `{tname}`; the ABI expects `{want}`")
         return a
+
+
+SIZE_TYPES = {"int": np.int32, "long": np.int64}  # OpenCL C: int is 32-bit, long 64-bit
+
+
+def size_arg(a: _Arg, ctype: str, where: str) -> _Arg:
+    """A size argument with the width the kernel declares (`int` or 64-bit `long`): sizes past
+    2^31 - 1 need a kernel that takes them as `long` (uhopc renders such kernels at such shapes)."""
+    width = SIZE_TYPES.get(ctype)
+    if width is None:
+        raise AbiError(f"{where} is `{ctype}`; sizes are `int` (or `long` for shapes past 2^31 - 1 elements)")
+    if width is np.int32 and int(a.value) > 2 ** 31 - 1:
+        raise AbiError(f"{where}: size `{a.name}` = {int(a.value)} does not fit the kernel's `int`; "
+                       "a kernel for this shape must take sizes (and index) as `long`")
+    return _Arg(a.name, a.kind, "i64" if width is np.int64 else "i32", width(int(a.value)))
 
 
 def _check_geometry(name, gsize, lsize) -> Tuple[Tuple[int, ...], Optional[Tuple[int, ...]]]:

@@ -103,7 +103,7 @@ def _stage_code(i: int, st: Stage, params: List[str], bound: BoundKernel, spec: 
             else:
                 args.append(f"static_cast<{base or _SCALAR_TYPE[dtype]}>(scalars::{_ident(name)})")
         else:
-            args.append(f"static_cast<int>(sizes::{_ident(name)})")
+            args.append(f"static_cast<{base or 'int'}>(sizes::{_ident(name)})")  # int, or long long past 2^31
     note = st.annotation.lstrip("/ ").strip()
     name = st.kernel_name
     return "\n".join([

@@ -14,7 +14,8 @@ writes
 
 The host follows the generic ABI: inputs in declaration order (tensors as buffers, scalars
 by value), outputs, the temporaries only if the kernel's argument count includes them
-(decided at run time from CL_KERNEL_NUM_ARGS), then every size symbol as `int`.
+(decided at run time from CL_KERNEL_NUM_ARGS), then every size symbol as `int` (`long` where the kernel
+indexes in 64 bits).
 """
 from __future__ import annotations
 
@@ -181,7 +182,7 @@ def _scalar_literal(dtype: str, value: Union[int, float]) -> str:
 
 # ---------------------------------------------------------------- the generated C++ section
 def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, scalars: Mapping[str, Any],
-                       tolerances: Mapping[str, Any]) -> str:
+                       tolerances: Mapping[str, Any], size_type: str = "cl_int") -> str:
     ck = bound.checked
     symbols = _symbols(bound)
     L: List[str] = []
@@ -257,7 +258,7 @@ def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, scalars: Ma
     else:
         L.append("    (void)with_temps;  // no temporaries")
     for s in ck.sizes:
-        L.append(f"    set_arg(k, i++, static_cast<cl_int>(sizes::{_ident(s)}), {_cstr(s)});")
+        L.append(f"    set_arg(k, i++, static_cast<{size_type}>(sizes::{_ident(s)}), {_cstr(s)});")
     L.append("}")
     return "\n".join(L)
 
@@ -450,7 +451,9 @@ def emit_opencl_project(bound: BoundKernel, generated: GeneratedKernel, outdir: 
     })
 
     main = TEMPLATE.read_text().replace("@NAME@", ck.name)
-    main = main.replace("@GENERATED@", _generated_section(bound, spec, stages, scalars, tolerances))
+    # sizes travel as the kernel declares them: `long` (cl_long) where it indexes in 64 bits
+    size_type = "cl_long" if generated.params.get("index_bits") == 64 else "cl_int"
+    main = main.replace("@GENERATED@", _generated_section(bound, spec, stages, scalars, tolerances, size_type))
     (out / "main.cpp").write_text(main)
     (out / "CMakeLists.txt").write_text(_cmake(ck.name))
     (out / "README.md").write_text(_readme(bound, spec, stages, tolerances, scalars, k_lens))

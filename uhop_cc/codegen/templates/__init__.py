@@ -9,8 +9,9 @@
 
 Every template renders sources under the generic lowering's ABI (inputs, outputs,
 temporaries only when a stage needs them -- these templates never do --, then every size
-symbol as `const int`), with `// @launch` annotations; sizes stay runtime arguments, so a
-rendered kernel serves every shape that the program accepts.
+symbol as `const int`, or `const long` where the shape needs 64-bit indices: see
+lower/indexing.py), with `// @launch` annotations; sizes stay runtime arguments, so a rendered
+kernel serves every shape of its index width that the program accepts.
 """
 from __future__ import annotations
 

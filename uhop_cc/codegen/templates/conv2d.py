@@ -28,7 +28,11 @@ per element; zero fill past C*R*S, rows past K / columns past N*OH*OW are clampe
 only feed outputs that are not stored). The epilogue goes through the same store helper,
 (n, p, q) decomposed once per column. Validity (ValueError otherwise): TM % WM == TN % WN
 == WN % VW == 0, (TM*TK) divisible by the work-group size NT, NT and TN multiples of one
-another, TK a multiple of NT/TN. Offsets are 32-bit (X below 2^31 elements).
+another, TK a multiple of NT/TN.
+
+Index width (`index_bits`, from the shape): offsets are 32-bit while every tensor and size fits
+`int` with margin; otherwise every image, channel, row, column, reduction index, offset (the local
+offset tables included) and size is `long`. Work-item ids and positions inside a tile stay `int`.
 """
 from __future__ import annotations
 
@@ -38,8 +42,8 @@ from ...ir import nodes as N
 from ...ir.typed import BoundKernel
 from ..cstyle import GeneratedKernel, c_name
 from .base import (Match, NoMatch, Template, TemplateEmitter, abi_args, compute_units, device_kind, finish,
-                   index_names, lanes, launch_expr, local_mem, max_work_group, reserved_clash, signature,
-                   store_helper, vtype, fma_step)
+                   index_ctype, index_names, index_width, lanes, launch_expr, local_mem, max_work_group,
+                   reserved_clash, signature, store_helper, vtype, fma_step)
 
 
 def operands(match: Match, em) -> tuple:
@@ -170,7 +174,9 @@ class Conv2dTemplate(Template):
         info = match.info
         s: N.Stmt = info["stmt"]
         red = info["red"]
-        em = TemplateEmitter(ck)
+        bits = index_width(match, p)
+        it = index_ctype(bits)  # images, channels, rows, columns, (c, r, s), offsets, sizes
+        em = TemplateEmitter(ck, index_bits=bits)
         ie = em.int_expr
         Yd, Xd, Fd, Xp, Fp = operands(match, em)
         NV = XB // XV
@@ -180,20 +186,20 @@ class Conv2dTemplate(Template):
         w = L.append
         w(f"// @launch global=(cdiv({la[3]}, {XB * LX}) * {LX}, {la[2]}, {la[0]} * cdiv({la[1]}, {KB * LK}) * {LK}) "
           f"local=({LX}, 1, {LK})")
-        args = abi_args(ck)
-        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, 1, {LK})))") + "\n{")
-        w(f"    const int _uN = {Yd[0]}, _uK = {Yd[1]}, _uOH = {Yd[2]}, _uOW = {Yd[3]};")
-        w(f"    const int _uKT = ({Yd[1]} + {KB * LK - 1}) / {KB * LK};")
-        w("    const int _ug2 = (int)get_group_id(2);")
-        w("    const int _un = _ug2 / _uKT;")
-        w(f"    const int _uk0 = ((_ug2 % _uKT) * {LK} + (int)get_local_id(2)) * {KB};")
-        w("    const int _uy = (int)get_global_id(1);")
-        w(f"    const int _ux0 = (int)get_global_id(0) * {XB};")
+        args = abi_args(ck, bits)
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, 1, {LK})))", bits) + "\n{")
+        w(f"    const {it} _uN = {Yd[0]}, _uK = {Yd[1]}, _uOH = {Yd[2]}, _uOW = {Yd[3]};")
+        w(f"    const {it} _uKT = ({Yd[1]} + {KB * LK - 1}) / {KB * LK};")
+        w(f"    const {it} _ug2 = ({it})get_group_id(2);")
+        w(f"    const {it} _un = _ug2 / _uKT;")
+        w(f"    const {it} _uk0 = ((_ug2 % _uKT) * {LK} + (int)get_local_id(2)) * {KB};")
+        w(f"    const {it} _uy = ({it})get_global_id(1);")
+        w(f"    const {it} _ux0 = ({it})get_global_id(0) * {XB};")
         w("    if (_un >= _uN || _uy >= _uOH) return;")
         cv, rv, sv = info["c"], info["r"], info["s"]
-        w(f"    const int _uclo = {ie(cv.lo)}, _uchi = {ie(cv.hi)};")
-        w(f"    const int _urlo = {ie(rv.lo)}, _urhi = {ie(rv.hi)};")
-        w(f"    const int _uslo = {ie(sv.lo)}, _ushi = {ie(sv.hi)};")
+        w(f"    const {it} _uclo = {ie(cv.lo)}, _uchi = {ie(cv.hi)};")
+        w(f"    const {it} _urlo = {ie(rv.lo)}, _urhi = {ie(rv.hi)};")
+        w(f"    const {it} _uslo = {ie(sv.lo)}, _ushi = {ie(sv.hi)};")
         # filter rows of this work-item's channels (clamped past K)
         for kb in range(KB):
             w(f"    __global const float* _uf{kb} = {Fp} + (size_t)min(_uk0 + {kb}, _uK - 1) * "
@@ -202,12 +208,12 @@ class Conv2dTemplate(Template):
             w("    " + " ".join(f"{ft} _uacc{kb}_{v} = 0.0f;" for v in range(NV)))
 
         def nest(full: bool, ind: str):
-            w(f"{ind}for (int _uc = _uclo; _uc < _uchi; ++_uc) {{")
-            w(f"{ind}    for (int _ur = _urlo; _ur < _urhi; ++_ur) {{")
+            w(f"{ind}for ({it} _uc = _uclo; _uc < _uchi; ++_uc) {{")
+            w(f"{ind}    for ({it} _ur = _urlo; _ur < _urhi; ++_ur) {{")
             w(f"{ind}        __global const float* _uxrow = {Xp} + ((size_t)(_un * ({Xd[1]}) + _uc) * ({Xd[2]}) "
               f"+ _uy + _ur) * ({Xd[3]}) + _ux0;")
-            w(f"{ind}        const int _ufo = (_uc * ({Fd[2]}) + _ur) * ({Fd[3]});")
-            w(f"{ind}        for (int _us = _uslo; _us < _ushi; ++_us) {{")
+            w(f"{ind}        const {it} _ufo = (_uc * ({Fd[2]}) + _ur) * ({Fd[3]});")
+            w(f"{ind}        for ({it} _us = _uslo; _us < _ushi; ++_us) {{")
             i2 = ind + "            "
             for v in range(NV):
                 if full:
@@ -242,10 +248,12 @@ class Conv2dTemplate(Template):
                       f"_ux0 + {xo}, {lane});")
             w("    }")
         w("}")
-        helper = store_helper(ck, s, red, list(info["vars"]), f"{ck.name}__ustore")
+        helper = store_helper(ck, s, red, list(info["vars"]), f"{ck.name}__ustore", bits)
         used = {"KB": KB, "XB": XB, "XV": XV, "LX": LX, "LK": LK}
         if "ALGO" in p:  # schedules from before ALGO existed render exactly as they did
             used["ALGO"] = 0
+        if bits == 64:
+            used["index_bits"] = 64
         return finish(match, [helper, "\n".join(L)], self.name, used)
 
     # ------------------------------------------------------------ implicit GEMM (ALGO=1)
@@ -279,7 +287,11 @@ class Conv2dTemplate(Template):
         info = match.info
         s: N.Stmt = info["stmt"]
         red = info["red"]
-        em = TemplateEmitter(ck)
+        bits = index_width(match, p)
+        it = index_ctype(bits)  # channels, pixels, crs, offsets (the tables too), sizes; tile positions int
+        cast = "" if bits == 32 else f"({it})"
+        zero = "0" if bits == 32 else "0L"  # OpenCL's max() takes one integer type
+        em = TemplateEmitter(ck, index_bits=bits)
         ie = em.int_expr
         Yd, Xd, Fd, Xp, Fp = operands(match, em)
         cv, rv, sv = info["c"], info["r"], info["s"]
@@ -295,31 +307,31 @@ class Conv2dTemplate(Template):
         w = L.append
         w(f"// @launch global=(cdiv({la[0]} * {la[2]} * {la[3]}, {TN}) * {LX}, cdiv({la[1]}, {TM}) * {LY}) "
           f"local=({LX}, {LY})")
-        args = abi_args(ck)
-        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))") + "\n{")
+        args = abi_args(ck, bits)
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))", bits) + "\n{")
         w(f"    __local float _uAs[{TM * TK}];")
         w(f"    __local float _uBs[{TK * TN}];")
-        w(f"    __local int _uxo[{2 * TK}];")
+        w(f"    __local {it} _uxo[{2 * TK}];")
         if not straight:
-            w(f"    __local int _ufo[{2 * TK}];")
+            w(f"    __local {it} _ufo[{2 * TK}];")
         w("    const int _utx = get_local_id(0), _uty = get_local_id(1);")
         w(f"    const int _utid = _uty * {LX} + _utx;")
-        w(f"    const int _ui0 = get_group_id(1) * {TM}, _uj0 = get_group_id(0) * {TN};")
-        w(f"    const int _uN = {Yd[0]}, _uK = {Yd[1]}, _uOH = {Yd[2]}, _uOW = {Yd[3]};")
-        w("    const int _uOHW = _uOH * _uOW, _uNPQ = _uN * _uOHW;")
-        w(f"    const int _uclo = {ie(cv.lo)}, _urlo = {ie(rv.lo)}, _uslo = {ie(sv.lo)};")
-        w(f"    const int _uRr = max({ie(rv.hi)} - _urlo, 0), _uSs = max({ie(sv.hi)} - _uslo, 0);")
-        w("    const int _uRS = _uRr * _uSs;")
-        w(f"    const int _uCRS = max({ie(cv.hi)} - _uclo, 0) * _uRS;")
-        w(f"    const int _uXW = {Xd[3]}, _uXHW = ({Xd[2]}) * ({Xd[3]});")
-        w(f"    const int _uFk = ({Fd[1]}) * ({Fd[2]}) * ({Fd[3]});")
+        w(f"    const {it} _ui0 = {cast}get_group_id(1) * {TM}, _uj0 = {cast}get_group_id(0) * {TN};")
+        w(f"    const {it} _uN = {Yd[0]}, _uK = {Yd[1]}, _uOH = {Yd[2]}, _uOW = {Yd[3]};")
+        w(f"    const {it} _uOHW = _uOH * _uOW, _uNPQ = _uN * _uOHW;")
+        w(f"    const {it} _uclo = {ie(cv.lo)}, _urlo = {ie(rv.lo)}, _uslo = {ie(sv.lo)};")
+        w(f"    const {it} _uRr = max({ie(rv.hi)} - _urlo, {zero}), _uSs = max({ie(sv.hi)} - _uslo, {zero});")
+        w(f"    const {it} _uRS = _uRr * _uSs;")
+        w(f"    const {it} _uCRS = max({ie(cv.hi)} - _uclo, {zero}) * _uRS;")
+        w(f"    const {it} _uXW = {Xd[3]}, _uXHW = ({Xd[2]}) * ({Xd[3]});")
+        w(f"    const {it} _uFk = ({Fd[1]}) * ({Fd[2]}) * ({Fd[3]});")
         # im2col columns of this work-item: the offset of X[n, 0, p, q], clamped past N*OH*OW (those
         # columns only feed outputs that are not stored)
         for c in range(CPT):
-            w(f"    int _ucb{c};")
-            w(f"    {{ int _uq = min(_uj0 + _utid % {TN} + {c * NT}, _uNPQ - 1);")
-            w("      const int _un = _uq / _uOHW; _uq -= _un * _uOHW;")
-            w("      const int _up = _uq / _uOW; _uq -= _up * _uOW;")
+            w(f"    {it} _ucb{c};")
+            w(f"    {{ {it} _uq = min(_uj0 + _utid % {TN} + {c * NT}, _uNPQ - 1);")
+            w(f"      const {it} _un = _uq / _uOHW; _uq -= _un * _uOHW;")
+            w(f"      const {it} _up = _uq / _uOW; _uq -= _up * _uOW;")
             w(f"      _ucb{c} = _un * ({Xd[1]}) * _uXHW + _up * _uXW + _uq; }}")
 
         def table(k0: str, buf: str, ind: str):
@@ -329,11 +341,11 @@ class Conv2dTemplate(Template):
                 w(f"{ind}    const int _ut = _utid;")
             else:
                 w(f"{ind}for (int _ut = _utid; _ut < {TK}; _ut += {NT}) {{")
-            w(f"{ind}    const int _ucrs = {k0} + _ut;")
-            w(f"{ind}    int _uo = -1{', _uf = 0' if not straight else ''};")
+            w(f"{ind}    const {it} _ucrs = {k0} + _ut;")
+            w(f"{ind}    {it} _uo = -1{', _uf = 0' if not straight else ''};")
             w(f"{ind}    if (_ucrs < _uCRS) {{")
-            w(f"{ind}        const int _uc = _ucrs / _uRS, _urs = _ucrs - _uc * _uRS;")
-            w(f"{ind}        const int _ur = _urs / _uSs, _us = _urs - _ur * _uSs;")
+            w(f"{ind}        const {it} _uc = _ucrs / _uRS, _urs = _ucrs - _uc * _uRS;")
+            w(f"{ind}        const {it} _ur = _urs / _uSs, _us = _urs - _ur * _uSs;")
             w(f"{ind}        _uo = (_uclo + _uc) * _uXHW + (_urlo + _ur) * _uXW + _uslo + _us;")
             if not straight:
                 w(f"{ind}        _uf = ((_uclo + _uc) * ({Fd[2]}) + _urlo + _ur) * ({Fd[3]}) + _uslo + _us;")
@@ -348,7 +360,7 @@ class Conv2dTemplate(Template):
         table("0", "0", "    ")
         w("    barrier(CLK_LOCAL_MEM_FENCE);")
         w("    int _ubuf = 0;")
-        w(f"    for (int _uk0 = 0; _uk0 < _uCRS; _uk0 += {TK}) {{")
+        w(f"    for ({it} _uk0 = 0; _uk0 < _uCRS; _uk0 += {TK}) {{")
         w(f"        const int _ufull = _uk0 + {TK} <= _uCRS;")
         # ---- filter tile [TM][TK] (rows past K clamped: they only feed outputs that are not stored)
         vl = 4 if straight else 1
@@ -383,7 +395,7 @@ class Conv2dTemplate(Template):
         # ---- im2col tile [TK][TN], gathered: X offset = column base + row offset
         w(f"        for (int _ul = 0; _ul < {TK // RS}; ++_ul) {{")
         w(f"            const int _ukk = _utid / {TN} + _ul * {RS};")
-        w(f"            const int _uo = _uxo[_ubuf * {TK} + _ukk];")
+        w(f"            const {it} _uo = _uxo[_ubuf * {TK} + _ukk];")
         w(f"            __global const float* _ux = {Xp} + _uo;")
         w("            if (_ufull) {")
         for c in range(CPT):
@@ -406,20 +418,22 @@ class Conv2dTemplate(Template):
         call = ", ".join(a for _, a in args)
         for c in range(CW):
             for l, _ in enumerate(lanes("x", VW)):
-                w(f"    {{ const int _uj = _uj0 + ({c * LX} + _utx) * {VW} + {l};")
+                w(f"    {{ const {it} _uj = _uj0 + ({c * LX} + _utx) * {VW} + {l};")
                 w("      if (_uj < _uNPQ) {")
-                w("        const int _un = _uj / _uOHW, _urem = _uj - _un * _uOHW;")
-                w("        const int _up = _urem / _uOW, _uq = _urem - _up * _uOW;")
+                w(f"        const {it} _un = _uj / _uOHW, _urem = _uj - _un * _uOHW;")
+                w(f"        const {it} _up = _urem / _uOW, _uq = _urem - _up * _uOW;")
                 for r in range(WM):
                     acc = lanes(f"_uc{r}_{c}", VW)[l]
-                    w(f"        {{ const int _uk = _ui0 + {r * LY} + _uty; if (_uk < _uK) "
+                    w(f"        {{ const {it} _uk = _ui0 + {r * LY} + _uty; if (_uk < _uK) "
                       f"{ck.name}__ustore({call}, _un, _uk, _up, _uq, {acc}); }}")
                 w("      }")
                 w("    }")
         w("}")
-        helper = store_helper(ck, s, red, list(info["vars"]), f"{ck.name}__ustore")
+        helper = store_helper(ck, s, red, list(info["vars"]), f"{ck.name}__ustore", bits)
         out = {k: int(p[k]) for k in self.IGEMM_KEYS}
         out["ALGO"] = 1
+        if bits == 64:
+            out["index_bits"] = 64
         return finish(match, [helper, "\n".join(L)], self.name, out)
 
 

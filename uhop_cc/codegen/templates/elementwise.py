@@ -22,8 +22,9 @@ from ...ir import nodes as N
 from ...ir import symbolic
 from ...ir.typed import BoundKernel
 from ..cstyle import GeneratedKernel, c_name
-from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_var, launch_expr,
-                   max_work_group, rename, reserved_clash, signature, tree_map, vector_safe, vtype)
+from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_ctype, index_var,
+                   index_width, launch_expr, max_work_group, rename, reserved_clash, signature, tree_map,
+                   vector_safe, vtype)
 
 CANON = "_ux"
 
@@ -153,9 +154,11 @@ class ElementwiseTemplate(Template):
             raise ValueError("this program cannot be vectorised: use VW=1")
         ck = match.checked
         info = match.info
+        bits = index_width(match, p)
+        it = index_ctype(bits)  # flat element offsets and sizes; `int` unless the shape passes 2^31 - 1
         rank, dims = info["rank"], info["dims"]
         canon = [_canon(d) for d in range(rank)]
-        em0 = TemplateEmitter(ck)
+        em0 = TemplateEmitter(ck, index_bits=bits)
         cdims = [em0.int_expr(d) for d in dims]
         total = " * ".join(f"({d})" for d in cdims)
 
@@ -199,16 +202,16 @@ class ElementwiseTemplate(Template):
             return f"(({vtype('float', VW)})({items}))"
 
         def body(hook, vector: int, g: str, ind: str) -> List[str]:
-            em = TemplateEmitter(ck, access=hook, vector=vector, varying=canon)
+            em = TemplateEmitter(ck, access=hook, vector=vector, varying=canon, index_bits=bits)
             lines: List[str] = []
             if vector == 1:
                 rest = g
                 for d in range(rank - 1, -1, -1):
                     v = c_name(canon[d])
                     if d == 0:
-                        lines.append(f"{ind}const int {v} = {rest};")
+                        lines.append(f"{ind}const {it} {v} = {rest};")
                     else:
-                        lines.append(f"{ind}const int {v} = {rest} % ({cdims[d]});")
+                        lines.append(f"{ind}const {it} {v} = {rest} % ({cdims[d]});")
                         rest = f"(({rest}) / ({cdims[d]}))"
             for t, val in info["stmts"]:
                 dtype = ck.tensors[t].dtype
@@ -225,14 +228,14 @@ class ElementwiseTemplate(Template):
         L: List[str] = []
         w = L.append
         w(f"// @launch global=(roundup(cdiv({info['launch_total']}, {VW * EPT}), {LOCAL})) local=({LOCAL})")
-        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LOCAL}, 1, 1)))") + "\n{")
-        w(f"    const int _utotal = {total};")
-        w(f"    const int _ublock = (int)get_group_id(0) * {EPT * LOCAL} + (int)get_local_id(0);")
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LOCAL}, 1, 1)))", bits) + "\n{")
+        w(f"    const {it} _utotal = {total};")
+        w(f"    const {it} _ublock = ({it})get_group_id(0) * {EPT * LOCAL} + ({it})get_local_id(0);")
         ind = "    "
         if EPT > 1:
             w(f"    for (int _ue = 0; _ue < {EPT}; ++_ue) {{")
             ind = "        "
-        w(f"{ind}const int _ub = (_ublock{' + _ue * ' + str(LOCAL) if EPT > 1 else ''}) * {VW};")
+        w(f"{ind}const {it} _ub = (_ublock{' + _ue * ' + str(LOCAL) if EPT > 1 else ''}) * {VW};")
         if VW == 1:
             w(f"{ind}if (_ub < _utotal) {{")
             L.extend(body(scalar_hook("_ub"), 1, "_ub", ind + "    "))
@@ -241,14 +244,17 @@ class ElementwiseTemplate(Template):
             w(f"{ind}if (_ub + {VW} <= _utotal) {{")
             L.extend(body(vector_hook, VW, "_ub", ind + "    "))
             w(f"{ind}}} else if (_ub < _utotal) {{")
-            w(f"{ind}    for (int _ug = _ub; _ug < _utotal; ++_ug) {{")
+            w(f"{ind}    for ({it} _ug = _ub; _ug < _utotal; ++_ug) {{")
             L.extend(body(scalar_hook("_ug"), 1, "_ug", ind + "        "))
             w(f"{ind}    }}")
             w(f"{ind}}}")
         if EPT > 1:
             w("    }")
         w("}")
-        return finish(match, ["\n".join(L)], self.name, {"VW": VW, "EPT": EPT, "LOCAL": LOCAL})
+        used = {"VW": VW, "EPT": EPT, "LOCAL": LOCAL}
+        if bits == 64:
+            used["index_bits"] = 64
+        return finish(match, ["\n".join(L)], self.name, used)
 
 
 TEMPLATE = ElementwiseTemplate()

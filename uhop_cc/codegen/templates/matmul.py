@@ -20,6 +20,10 @@ before the current tile's FMAs, are stored into the other buffer after them, and
 barrier per k-step replaces two (twice the local memory). UK=n puts `#pragma unroll n`
 on the k loop inside a tile. Both are absent by default (DB=0, UK=1: the single-buffer
 schedule, rendered exactly as before these params existed).
+
+Index width (`index_bits`, from the shape): with 64 bits every row, column, k and batch index of
+the whole problem, each leading dimension and size is `long`; positions inside a tile (work-item
+ids, copy offsets, register and local-memory indices) stay `int`.
 """
 from __future__ import annotations
 
@@ -29,8 +33,8 @@ from ...ir import nodes as N
 from ...ir.typed import BoundKernel
 from ..cstyle import GeneratedKernel, c_name
 from .base import (Match, NoMatch, Template, TemplateEmitter, abi_args, compute_units, device_kind, finish,
-                   index_names, lanes, launch_expr, local_mem, max_work_group, reserved_clash, signature,
-                   store_helper, vtype, fma_step)
+                   index_ctype, index_names, index_width, lanes, launch_expr, local_mem, max_work_group,
+                   reserved_clash, signature, store_helper, vtype, fma_step)
 
 
 class MatmulTemplate(Template):
@@ -197,7 +201,10 @@ class MatmulTemplate(Template):
 
         padb = pad if B["layout"] == "jk" else 0  # the only transposing copy gets padded
         TNP = TN + padb
-        em = TemplateEmitter(ck)
+        bits = index_width(match, p)
+        it = index_ctype(bits)  # global rows, columns, k, batch, sizes; tile positions stay int
+        cast = "" if bits == 32 else f"({it})"
+        em = TemplateEmitter(ck, index_bits=bits)
         out = ck.tensors[s.target]
         Mx, Nx = em.int_expr(out.shape[-2]), em.int_expr(out.shape[-1])
         kv = red.vars[0]
@@ -211,25 +218,25 @@ class MatmulTemplate(Template):
               f"local=({LX}, {LY}, 1)")
         else:
             w(f"// @launch global=(cdiv({la['N']}, {TN}) * {LX}, cdiv({la['M']}, {TM}) * {LY}) local=({LX}, {LY})")
-        args = abi_args(ck)
-        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))") + "\n{")
+        args = abi_args(ck, bits)
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LX}, {LY}, 1)))", bits) + "\n{")
         db = int(p.get("DB", 0))  # double-buffered local tiles, register-staged prefetch of the next k-tile
         uk = int(p.get("UK", 1))  # `#pragma unroll UK` on the k loop inside a tile
         w(f"    __local float _uAs[{(1 + db) * TK * TM}];")
         w(f"    __local float _uBs[{(1 + db) * TK * TNP}];")
         w("    const int _utx = get_local_id(0), _uty = get_local_id(1);")
         w(f"    const int _utid = _uty * {LX} + _utx;")
-        w(f"    const int _ui0 = get_group_id(1) * {TM}, _uj0 = get_group_id(0) * {TN};")
-        w(f"    const int _uM = {Mx}, _uN = {Nx};")
-        w(f"    const int _uklo = {em.int_expr(kv.lo)}, _ukhi = {em.int_expr(kv.hi)};")
+        w(f"    const {it} _ui0 = {cast}get_group_id(1) * {TM}, _uj0 = {cast}get_group_id(0) * {TN};")
+        w(f"    const {it} _uM = {Mx}, _uN = {Nx};")
+        w(f"    const {it} _uklo = {em.int_expr(kv.lo)}, _ukhi = {em.int_expr(kv.hi)};")
         bvar = c_name(batch) if batch else None
         if batch:
-            w(f"    const int {bvar} = get_group_id(2);")
+            w(f"    const {it} {bvar} = get_group_id(2);")
         ptrs = {}
         for role, d in (("A", A), ("B", B)):
             t = ck.tensors[d["tensor"]]
             ld = em.int_expr(t.shape[-1])
-            w(f"    const int _uld{role} = {ld};")
+            w(f"    const {it} _uld{role} = {ld};")
             base = c_name(d["tensor"])
             if d["batched"]:
                 stride = f"{em.int_expr(t.shape[1])} * {em.int_expr(t.shape[2])}"
@@ -288,7 +295,7 @@ class MatmulTemplate(Template):
             w(f"{ind}}}")
 
         if not db:
-            w(f"    for (int _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
+            w(f"    for ({it} _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
             # ---- tiles: each operand's tile is copied row by row along its contiguous axis
             w(f"        const int _ufull = (_ui0 + {TM} <= _uM) && (_uj0 + {TN} <= _uN) && (_uk0 + {TK} <= _ukhi);")
             for role, d in (("A", A), ("B", B)):
@@ -373,14 +380,14 @@ class MatmulTemplate(Template):
                     w(f"{ind}}}")
 
             w("    if (_uklo < _ukhi) {")
-            w("        const int _ukn = _uklo;")
+            w(f"        const {it} _ukn = _uklo;")
             load("        ")
             store("0", "        ")
             w("    }")
             w("    barrier(CLK_LOCAL_MEM_FENCE);")
             w("    int _ubuf = 0;")
-            w(f"    for (int _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
-            w(f"        const int _ukn = _uk0 + {TK};")
+            w(f"    for ({it} _uk0 = _uklo; _uk0 < _ukhi; _uk0 += {TK}) {{")
+            w(f"        const {it} _ukn = _uk0 + {TK};")
             w("        if (_ukn < _ukhi) {")
             load("            ")
             w("        }")
@@ -393,20 +400,23 @@ class MatmulTemplate(Template):
             w("    }")
         # ---- epilogue and stores, one helper call per element
         for r in range(WM):
-            w(f"    {{ const int _urow = _ui0 + {rowoff(r)};")
+            w(f"    {{ const {it} _urow = _ui0 + {rowoff(r)};")
             w("      if (_urow < _uM) {")
             for c in range(CW):
                 for l, v in enumerate(lanes(f"_uc{r}_{c}", VW)):
                     col = f"_uj0 + ({c * LX} + _utx) * {VW} + {l}"
                     call_args = ", ".join(n for _, n in args)
-                    w(f"        {{ const int _ucol = {col}; if (_ucol < _uN) {ck.name}__ustore({call_args}, "
+                    w(f"        {{ const {it} _ucol = {col}; if (_ucol < _uN) {ck.name}__ustore({call_args}, "
                       f"{bvar + ', ' if batch else ''}_urow, _ucol, {v}); }}")
             w("      }")
             w("    }")
         w("}")
         kernel = "\n".join(L)
         idx = ([info["batch"]] if batch else []) + [info["i"], info["j"]]
-        helper = store_helper(ck, s, red, idx, f"{ck.name}__ustore")
+        helper = store_helper(ck, s, red, idx, f"{ck.name}__ustore", bits)
+        p.pop("index_bits", None)
+        if bits == 64:
+            p["index_bits"] = 64
         return finish(match, [helper, kernel], self.name, p)
 
 

@@ -13,6 +13,9 @@ tail), then a tree reduction in local memory combines the LC partials; every wor
 then computes the per-row values that depend on the pass. Per-element outputs are
 written by a final column loop. VW > 1 applies to loops whose body is f32 arithmetic and
 math (see `base.vector_safe`); other loops run element by element.
+
+Index width (`index_bits`, from the shape): with 64 bits rows, columns, column-loop bounds and
+sizes are `long`; work-item ids, slots in local memory and lane counters stay `int`.
 """
 from __future__ import annotations
 
@@ -22,9 +25,9 @@ from ...ir import nodes as N
 from ...ir import symbolic
 from ...ir.typed import BoundKernel
 from ..cstyle import GeneratedKernel, c_name
-from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_names, index_var, lanes,
-                   launch_expr, max_work_group, rename, reserved_clash, signature, tree_map,
-                   vector_safe, vtype)
+from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_ctype, index_names,
+                   index_var, index_width, lanes, launch_expr, max_work_group, rename, reserved_clash, signature,
+                   tree_map, vector_safe, vtype)
 
 ROW, COL, LANE = "_urow", "_ucol", "_ucoll"
 
@@ -214,7 +217,13 @@ class RowReduceTemplate(Template):
         info = match.info
         reds: Dict[N.Reduce, int] = info["reds"]
         level: Dict[str, int] = info["level"]
-        em0 = TemplateEmitter(ck)
+        bits = index_width(match, p)
+        it = index_ctype(bits)  # rows, columns, sizes; work-item ids and local slots stay int
+
+        def emitter(**kw) -> TemplateEmitter:
+            return TemplateEmitter(ck, index_bits=bits, **kw)
+
+        em0 = emitter()
         r = em0.r
         rslot = {red: n for n, red in enumerate(reds)}
         regs = {t: f"_uv_{t}" for t, _ in info["rowvals"]}
@@ -239,19 +248,19 @@ class RowReduceTemplate(Template):
 
         def col_loop(lo: str, hi: str, ind: str, emit_vec, emit_scalar, vector: bool) -> List[str]:
             """Columns lo..hi split over the LC work-items of the row: vectors, then the scalar tail."""
-            out = [f"{ind}{{", f"{ind}    const int _ulo = {lo}, _uhi = {hi};"]
+            out = [f"{ind}{{", f"{ind}    const {it} _ulo = {lo}, _uhi = {hi};"]
             tail = "_ulo"
             if vector:
-                out.append(f"{ind}    const int _uvend = _ulo + (_uhi - _ulo) / {VW * LC} * {VW * LC};")
-                out.append(f"{ind}    for (int {colname} = _ulo + _ulid * {VW}; {colname} < _uvend; "
+                out.append(f"{ind}    const {it} _uvend = _ulo + (_uhi - _ulo) / {VW * LC} * {VW * LC};")
+                out.append(f"{ind}    for ({it} {colname} = _ulo + _ulid * {VW}; {colname} < _uvend; "
                            f"{colname} += {VW * LC}) {{")
                 out.extend(emit_vec(ind + "        "))
                 out.append(f"{ind}    }}")
                 tail = "_uvend"
             if LC == 1:
-                out.append(f"{ind}    for (int {colname} = {tail}; {colname} < _uhi; ++{colname}) {{")
+                out.append(f"{ind}    for ({it} {colname} = {tail}; {colname} < _uhi; ++{colname}) {{")
             else:
-                out.append(f"{ind}    for (int {colname} = {tail} + _ulid; {colname} < _uhi; {colname} += {LC}) {{")
+                out.append(f"{ind}    for ({it} {colname} = {tail} + _ulid; {colname} < _uhi; {colname} += {LC}) {{")
             out.extend(emit_scalar(ind + "        "))
             out.append(f"{ind}    }}")
             out.append(f"{ind}}}")
@@ -261,14 +270,14 @@ class RowReduceTemplate(Template):
         w = L.append
         rows_g = info["rows_launch"] if RG == 1 else f"roundup({info['rows_launch']}, {RG})"
         w(f"// @launch global=({LC}, {rows_g}) local=({LC}, {RG})")
-        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LC}, {RG}, 1)))") + "\n{")
+        w(signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({LC}, {RG}, 1)))", bits) + "\n{")
         if LC > 1:
             for red, n in rslot.items():
                 w(f"    __local {r.ctype(red.dtype)} _ured{n}[{LC * RG}];")
         w("    const int _ulid = (int)get_local_id(0);")
-        w(f"    const int _urowg = (int)get_group_id(1) * {RG} + (int)get_local_id(1);")
-        w(f"    const int _unrows = {em0.int_expr(info['rows'])};")
-        w(f"    const int {rowname} = min(_urowg, _unrows - 1);")
+        w(f"    const {it} _urowg = ({it})get_group_id(1) * {RG} + ({it})get_local_id(1);")
+        w(f"    const {it} _unrows = {em0.int_expr(info['rows'])};")
+        w(f"    const {it} {rowname} = min(_urowg, _unrows - 1);")
         w("    const int _uactive = _urowg < _unrows;")
         if LC > 1:
             w(f"    const int _uslot = (int)get_local_id(1) * {LC};")
@@ -279,7 +288,7 @@ class RowReduceTemplate(Template):
             for t, v in rowvals:
                 if level[t] != lv:
                     continue
-                em = TemplateEmitter(ck, access=row_hook, reduce=red_hook)
+                em = emitter(access=row_hook, reduce=red_hook)
                 dtype = ck.tensors[t].dtype
                 body: List[str] = []
                 val = em.value(v, body, "    ")
@@ -311,8 +320,8 @@ class RowReduceTemplate(Template):
 
                 def emit_vec(ind, members=members, bodies=bodies, vec=vec):
                     out: List[str] = []
-                    em = TemplateEmitter(ck, access=vec_hook, vector=VW, varying={COL})
-                    ems = TemplateEmitter(ck, access=row_hook)
+                    em = emitter(access=vec_hook, vector=VW, varying={COL})
+                    ems = emitter(access=row_hook)
                     for x in members:
                         nx = rslot[x]
                         if x in vec:
@@ -320,7 +329,7 @@ class RowReduceTemplate(Template):
                             out.append(ind + r.combine(x.op, x.dtype, f"_up{nx}", val))
                         else:  # this reduction is not vectorisable: lanes one by one
                             out.append(f"{ind}for (int _ulane = 0; _ulane < {VW}; ++_ulane) {{")
-                            out.append(f"{ind}    const int {c_name(LANE)} = {colname} + _ulane;")
+                            out.append(f"{ind}    const {it} {c_name(LANE)} = {colname} + _ulane;")
                             sub = rename(bodies[x], {COL: index_var(LANE)})
                             inner: List[str] = []
                             val = ems.value(sub, inner, ind + "    ")
@@ -331,7 +340,7 @@ class RowReduceTemplate(Template):
 
                 def emit_scalar(ind, members=members, bodies=bodies):
                     out: List[str] = []
-                    em = TemplateEmitter(ck, access=row_hook)
+                    em = emitter(access=row_hook)
                     for x in members:
                         val = em.value(bodies[x], out, ind)
                         out.append(ind + r.combine(x.op, x.dtype, f"_us{rslot[x]}", val))
@@ -373,14 +382,14 @@ class RowReduceTemplate(Template):
 
                 def emit_vec(ind, v=v, t=t, flat=flat):
                     out: List[str] = []
-                    em = TemplateEmitter(ck, access=vec_hook, reduce=red_hook, vector=VW, varying={COL})
+                    em = emitter(access=vec_hook, reduce=red_hook, vector=VW, varying={COL})
                     val = em.value(v, out, ind)
                     out.append(f"{ind}vstore{VW}({val}, 0, {c_name(t)} + {flat});")
                     return out
 
                 def emit_scalar(ind, v=v, t=t, flat=flat, dtype=dtype):
                     out: List[str] = []
-                    em = TemplateEmitter(ck, access=row_hook, reduce=red_hook)
+                    em = emitter(access=row_hook, reduce=red_hook)
                     val = em.value(v, out, ind)
                     out.append(ind + r.store(c_name(t), flat, val, dtype))
                     return out
@@ -388,7 +397,10 @@ class RowReduceTemplate(Template):
                 L.extend(col_loop("0", em0.int_expr(dims[1]), "        ", emit_vec, emit_scalar, vec_ok(v, dtype)))
             w("    }")
         w("}")
-        return finish(match, ["\n".join(L)], self.name, {"LC": LC, "RG": RG, "VW": VW})
+        used = {"LC": LC, "RG": RG, "VW": VW}
+        if bits == 64:
+            used["index_bits"] = 64
+        return finish(match, ["\n".join(L)], self.name, used)
 
 
 TEMPLATE = RowReduceTemplate()

@@ -39,7 +39,7 @@ from ..cstyle import CStyleRenderer, GeneratedKernel, c_name
 from ..cuda import CUDARenderer
 from ..opencl import OpenCLRenderer
 from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_names, index_var,
-                   launch_expr, local_mem, max_work_group, rename, reserved_clash, signature, tree_map)
+                   index_width, launch_expr, local_mem, max_work_group, rename, reserved_clash, signature, tree_map)
 
 MAX_UNROLL = 64  # terms per unrolled reduction
 MAX_HALO = 16  # max - min offset per dimension
@@ -51,11 +51,12 @@ AXES = "XYZ"  # parameter suffix per hardware axis: X is the output's last dimen
 class Dialect:
     """What differs between OpenCL and CUDA in a tiled kernel with one barrier."""
     target: str
-    renderer: Callable[[], CStyleRenderer]
+    renderer: Callable[[int], CStyleRenderer]  # index_bits -> renderer
     local_decl: str  # qualifier of a local/shared array declared in the kernel body
     barrier: str
     local_id: Callable[[int], str]
-    group_id: Callable[[int], str]
+    group_id: Callable[[int, str], str]  # (axis, index C type) -> the group's id as that type
+    max_grid: Tuple[int, ...]  # groups (blocks) per hardware axis
 
     def launch(self, grid: Sequence[str], block: Sequence[int]) -> str:
         if self.target == "cuda":
@@ -63,12 +64,12 @@ class Dialect:
         glob = ", ".join(f"{g} * {b}" for g, b in zip(grid, block))
         return f"// @launch global=({glob}) local=({', '.join(map(str, block))})"
 
-    def signature(self, ck: CheckedKernel, block: Sequence[int]) -> str:
+    def signature(self, ck: CheckedKernel, block: Sequence[int], bits: int) -> str:
         if self.target == "cuda":
             from ..cuda_templates import _signature  # late: cuda_templates imports this package
-            return _signature(ck, c_name(ck.name), f"__launch_bounds__({math.prod(block)})")
+            return _signature(ck, c_name(ck.name), f"__launch_bounds__({math.prod(block)})", bits)
         dims = ", ".join(str(b) for b in list(block) + [1] * (3 - len(block)))
-        return signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({dims})))")
+        return signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({dims})))", bits)
 
     def finish(self, match: Match, code: str, name: str, params: dict) -> GeneratedKernel:
         if self.target == "cuda":
@@ -84,16 +85,17 @@ class Dialect:
 
 
 OPENCL = Dialect("opencl", OpenCLRenderer, "__local", "barrier(CLK_LOCAL_MEM_FENCE);",
-                 lambda a: f"(int)get_local_id({a})", lambda a: f"(int)get_group_id({a})")
+                 lambda a: f"(int)get_local_id({a})", lambda a, t: f"({t})get_group_id({a})", (2 ** 63 - 1,) * 3)
 CUDA = Dialect("cuda", CUDARenderer, "__shared__", "__syncthreads();",
-               lambda a: f"(int)threadIdx.{'xyz'[a]}", lambda a: f"(int)blockIdx.{'xyz'[a]}")
+               lambda a: f"(int)threadIdx.{'xyz'[a]}", lambda a, t: f"({t})blockIdx.{'xyz'[a]}",
+               (2 ** 31 - 1, 65535, 65535))
 
 
 class _DialectEmitter(TemplateEmitter):
     """`TemplateEmitter` (access hook) writing the dialect's math names, literals and loads."""
 
     def __init__(self, ck: CheckedKernel, renderer: CStyleRenderer, access: Callable[[N.Access], Optional[str]]):
-        super().__init__(ck, access=access)
+        super().__init__(ck, access=access, index_bits=renderer.index_bits)
         self.r = renderer
 
 
@@ -154,6 +156,28 @@ def _accesses(e: N.Expr) -> List[N.Access]:
     return [n for n in N.walk(e) if isinstance(n, N.Access)]
 
 
+def _candidates(rank: int, kind: str) -> List[dict]:
+    """The schedules `space` orders and filters, for a 2-D or 3-D output on a CPU or GPU."""
+    if rank == 2:
+        # (LOCAL, LX, LY, EX, EY)
+        if kind == "CPU":  # PoCL: direct reads win (measured 2-7x over generic; local copies lose)
+            rows = [(0, 64, 1, 1, 4), (0, 64, 1, 1, 1), (0, 32, 4, 1, 2), (1, 64, 4, 1, 4), (1, 32, 8, 1, 2)]
+        else:
+            rows = [(1, 32, 8, 1, 4), (1, 32, 4, 1, 4), (1, 64, 4, 1, 2), (1, 16, 16, 1, 1), (0, 32, 8, 1, 2),
+                    (0, 32, 4, 1, 1)]
+        cands = [dict(LOCAL=a, LX=b, LY=c, EX=d, EY=e) for a, b, c, d, e in rows]
+    else:
+        # (LOCAL, LX, LY, LZ, EX, EY, EZ)
+        if kind == "CPU":
+            rows = [(0, 32, 8, 1, 1, 1, 1), (0, 64, 1, 1, 1, 1, 1), (0, 64, 1, 1, 1, 4, 1),
+                    (0, 32, 2, 2, 1, 2, 2), (1, 32, 4, 2, 1, 2, 4)]
+        else:
+            rows = [(1, 32, 4, 2, 1, 2, 4), (1, 32, 8, 1, 1, 1, 4), (1, 32, 4, 2, 1, 1, 2), (1, 16, 8, 2, 1, 2, 2),
+                    (0, 32, 4, 2, 1, 2, 2), (0, 32, 8, 1, 1, 1, 1)]
+        cands = [dict(LOCAL=a, LX=b, LY=c, LZ=d, EX=e, EY=f, EZ=g) for a, b, c, d, e, f, g in rows]
+    return cands
+
+
 # ------------------------------------------------------------------ the template
 class StencilTemplate(Template):
     name = "stencil"
@@ -206,32 +230,33 @@ class StencilTemplate(Template):
             raise NoMatch("no input is read at two or more offsets: not a stencil")
         info = {"stmt": s, "value": value, "rank": rank, "halo": halo,
                 "launch": [launch_expr(d) for d in out.shape], "shape": bound.shapes[s.target]}
-        return Match(self.name, bound, info)
+        match = Match(self.name, bound, info)
+        if not any(self.grid_fits(match, p) for kind in ("CPU", "GPU") for p in _candidates(rank, kind)):
+            raise NoMatch(f"the output {list(info['shape'])} needs more {self.dialect.target} blocks along an "
+                          f"outer axis than the grid allows ({self.dialect.max_grid[1]})")
+        return match
 
     # ------------------------------------------------------------ space
     def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
         rank = match.info["rank"]
-        kind = device_kind(device_fingerprint)
         max_wg, lmem = self.dialect.limits(device_fingerprint)
-        if rank == 2:
-            # (LOCAL, LX, LY, EX, EY)
-            if kind == "CPU":  # PoCL: direct reads win (measured 2-7x over generic; local copies lose)
-                rows = [(0, 64, 1, 1, 4), (0, 64, 1, 1, 1), (0, 32, 4, 1, 2), (1, 64, 4, 1, 4), (1, 32, 8, 1, 2)]
-            else:
-                rows = [(1, 32, 8, 1, 4), (1, 32, 4, 1, 4), (1, 64, 4, 1, 2), (1, 16, 16, 1, 1), (0, 32, 8, 1, 2),
-                        (0, 32, 4, 1, 1)]
-            cands = [dict(LOCAL=a, LX=b, LY=c, EX=d, EY=e) for a, b, c, d, e in rows]
-        else:
-            # (LOCAL, LX, LY, LZ, EX, EY, EZ)
-            if kind == "CPU":
-                rows = [(0, 32, 8, 1, 1, 1, 1), (0, 64, 1, 1, 1, 1, 1), (0, 64, 1, 1, 1, 4, 1),
-                        (0, 32, 2, 2, 1, 2, 2), (1, 32, 4, 2, 1, 2, 4)]
-            else:
-                rows = [(1, 32, 4, 2, 1, 2, 4), (1, 32, 8, 1, 1, 1, 4), (1, 32, 4, 2, 1, 1, 2), (1, 16, 8, 2, 1, 2, 2),
-                        (0, 32, 4, 2, 1, 2, 2), (0, 32, 8, 1, 1, 1, 1)]
-            cands = [dict(LOCAL=a, LX=b, LY=c, LZ=d, EX=e, EY=f, EZ=g) for a, b, c, d, e, f, g in rows]
-        out = [p for p in cands if self._group(p, rank) <= max_wg and self.local_bytes(match, p) <= lmem]
+
+        def usable(cands: List[dict]) -> List[dict]:
+            return [p for p in cands if self._group(p, rank) <= max_wg and self.local_bytes(match, p) <= lmem]
+
+        ok = usable(_candidates(rank, device_kind(device_fingerprint)))
+        out = [p for p in ok if self.grid_fits(match, p)]
+        if ok and not out:  # none of this kind's tiles is tall enough for the grid: any that is
+            out = [p for p in usable(_candidates(rank, "GPU") + _candidates(rank, "CPU")) if self.grid_fits(match, p)]
         return out or [self._smallest(rank)]
+
+    def grid_fits(self, match: Match, p: dict) -> bool:
+        """Whether the launch of tile `p` at the match's shape stays within the groups (CUDA: blocks)
+        per hardware axis (CUDA: 65535 along y and z)."""
+        rank = match.info["rank"]
+        tile = self._tile(p, rank)
+        shape = [int(d) for d in match.info["shape"]]
+        return all(-(-shape[rank - 1 - a] // tile[rank - 1 - a]) <= self.dialect.max_grid[a] for a in range(rank))
 
     @staticmethod
     def _group(p: dict, rank: int) -> int:
@@ -267,6 +292,12 @@ class StencilTemplate(Template):
         Es = [p["E" + AXES[rank - 1 - d]] for d in range(rank)]
         if p["LOCAL"] not in (0, 1) or min(Ls + Es) < 1 or math.prod(Ls) > 1024 or math.prod(Es) > 64:
             raise ValueError(f"invalid stencil parameters {p}")
+        if not self.grid_fits(match, p):
+            raise ValueError(f"stencil tile {p} at shape {list(info['shape'])}: more blocks along an outer axis "
+                             f"than the {self.dialect.target} grid allows ({self.dialect.max_grid[1]})")
+        bits = index_width(match, params)
+        if bits == 64:
+            p["index_bits"] = 64
         use_local = bool(p["LOCAL"])
         ck = match.checked
         dl = self.dialect
@@ -275,7 +306,8 @@ class StencilTemplate(Template):
         axis = [rank - 1 - d for d in range(rank)]  # hardware axis of each output dimension
         halo = info["halo"] if use_local else {}
         pitch = {n: [T[d] + hi[d] - lo[d] for d in range(rank)] for n, (lo, hi) in halo.items()}
-        em0 = _DialectEmitter(ck, dl.renderer(), None)
+        em0 = _DialectEmitter(ck, dl.renderer(bits), None)
+        it = em0.r.index_ctype  # output coordinates, sizes, global offsets; tile-local indices stay `int`
         ie = em0.int_expr
         odims = [ie(x) for x in ck.tensors[s.target].shape]
         group = math.prod(Ls)
@@ -291,11 +323,11 @@ class StencilTemplate(Template):
         block = [Ls[rank - 1 - a] for a in range(rank)]  # per hardware axis
         grid = [f"cdiv({info['launch'][rank - 1 - a]}, {T[rank - 1 - a]})" for a in range(rank)]
         w(dl.launch(grid, block))
-        w(dl.signature(ck, block) + "\n{")
+        w(dl.signature(ck, block, bits) + "\n{")
         for d in range(rank):
-            w(f"    const int _un{d} = {odims[d]};")
+            w(f"    const {it} _un{d} = {odims[d]};")
             w(f"    const int _ul{d} = {dl.local_id(axis[d])};")
-            w(f"    const int _uo{d} = {dl.group_id(axis[d])} * {T[d]};")
+            w(f"    const {it} _uo{d} = {dl.group_id(axis[d], it)} * {T[d]};")
         for n, (lo, hi) in halo.items():
             cn = c_name(n)
             cells = math.prod(pitch[n])
@@ -309,7 +341,7 @@ class StencilTemplate(Template):
             for d in range(rank - 1, -1, -1):
                 cell = rest if d == 0 else f"{rest} % {pitch[n][d]}"
                 shift = f" + {lo[d]}" if lo[d] > 0 else f" - {-lo[d]}" if lo[d] < 0 else ""
-                w(f"        const int _ug{d} = _uo{d}{shift} + {cell};")
+                w(f"        const {it} _ug{d} = _uo{d}{shift} + {cell};")
                 rest = f"({rest} / {pitch[n][d]})" if rest != "_ut" else f"_ut / {pitch[n][d]}"
             guard = " && ".join((f"_ug{d} >= 0 && " if lo[d] < 0 else "") + f"_ug{d} < {xd[d]}" for d in range(rank))
             flat = "_ug0"
@@ -328,13 +360,13 @@ class StencilTemplate(Template):
             const = sum(off[d] * math.prod(pitch[acc.tensor][d + 1:]) for d in range(rank))
             return f"_ush_{c_name(acc.tensor)}[_ulb_{c_name(acc.tensor)} + {const}]"
 
-        em = _DialectEmitter(ck, dl.renderer(), hook)
+        em = _DialectEmitter(ck, dl.renderer(bits), hook)
         out_dtype = ck.tensors[s.target].dtype
         for e in itertools.product(*(range(x) for x in Es)):
             w("    {")
             pos = [f"_ul{d}" + (f" + {e[d] * Ls[d]}" if e[d] else "") for d in range(rank)]
             for d, v in enumerate(s.indices):
-                w(f"        const int {c_name(v)} = _uo{d} + {pos[d]};")
+                w(f"        const {it} {c_name(v)} = _uo{d} + {pos[d]};")
             w("        if (" + " && ".join(f"{c_name(v)} < _un{d}" for d, v in enumerate(s.indices)) + ") {")
             for n in halo:
                 w(f"            const int _ulb_{c_name(n)} = {local_flat(n, pos)};")
