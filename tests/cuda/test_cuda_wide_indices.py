@@ -164,3 +164,34 @@ def test_grids_past_the_cuda_limits_are_refused():
     assert st.match(ir.bind_shapes(_kernel("stencil2d.uir"), dict(H=65535 * 32 + 3, W=8))) is None
     conv = ir.bind_shapes(_kernel("conv2d.uir"), dict(N=1, C=1, H=3, W=3, K=65535 * 128 + 1, R=3, S=3))
     assert get_template("conv2d").match(conv) is None
+
+
+# ------------------------------------------------------------------ past 2^31 for real (a GPU with ~20 GB free)
+def _free_bytes() -> int:
+    try:
+        from cuda.bindings import driver as cu
+        err, free, _total = cu.cuMemGetInfo()
+        return int(free) if int(err) == 0 else 0
+    except Exception:  # noqa: BLE001 - no driver: the gpu marker skips first
+        return 0
+
+
+@pytest.mark.gpu
+def test_relu_past_two_to_the_31_elements_on_the_gpu(cuda_device):
+    """46341 x 46341 = 2,147,488,281 elements: the kernel uhopc picks indexes in 64 bits and every
+    element is right (it used to wrap: `int` indices and `const int` sizes)."""
+    import numpy as np
+    from uhop_cc.pipeline import compile_bound
+    if _free_bytes() < 20 * 2 ** 30:
+        pytest.skip("needs about 20 GB of free GPU memory")
+    text = "kernel relu(X: f32[M, N]) -> (Y: f32[M, N]) {\n    Y[i, j] = relu(X[i, j])\n}\n"
+    b = ir.bind_shapes(ir.load(text)[0], {"M": 46341, "N": 46341})
+    res = compile_bound(b, target="cuda", device=cuda_device, validate=False, time=False, use_cache=False)
+    assert res.ok and res.kernel.params.get("index_bits") == 64, res.reason
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((46341, 46341), dtype=np.float32)
+    run = cuda_device.run(res.program, res.stages, b, {"X": x})
+    y = run.outputs["Y"]
+    np.testing.assert_array_equal(y[-1], np.maximum(x[-1], 0))  # the last row: past 2^31 - 1
+    np.testing.assert_array_equal(y[:, -1], np.maximum(x[:, -1], 0))
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
