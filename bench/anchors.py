@@ -4,7 +4,7 @@
     python3 bench/anchors.py [--quick] [--plot bench/results/roofline.png] [--out bench/results/anchors.json]
 
 On an OpenCL CPU device (PoCL): matmul vs CLBlast (through pyclblast, else ctypes on libclblast) and
-NumPy/OpenBLAS, relu and softmax vs NumPy on the same arrays. On an NVIDIA GPU (when `uhop_cc.runtime.cuda.cuda_available()`): the CUDA target vs cuBLAS,
+NumPy/OpenBLAS, relu and softmax vs NumPy on the same arrays. On an NVIDIA GPU (when `uhop_cc.targets.cuda.runtime.cuda_available()`): the CUDA target vs cuBLAS,
 PyTorch and the device's copy bandwidth, through bench/cuda.py. Prints each ratio next to its target,
 writes JSON, and draws a roofline (PNG, needs matplotlib) of every kernel against measured peaks.
 """
@@ -42,7 +42,7 @@ def _load(name: str):
 
 def cpu_part(quick: bool, clblast_binding: str = "auto"):
     ocl = _load("opencl")
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     from uhop_cc.verify.native_timing import measure_peaks
     device = OpenCLDevice.open()
     clblast = ocl.open_clblast(clblast_binding)
@@ -69,7 +69,7 @@ def gpu_part(quick: bool, cuda_json=None):
     if cuda_json:
         data = json.loads(Path(cuda_json).read_text())
     else:
-        from uhop_cc.runtime.cuda import cuda_available
+        from uhop_cc.targets.cuda.runtime import cuda_available
         if not cuda_available():
             return None, []
         cuda = _load("cuda")

@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     if not s1["analyzer"]:
         print("note: the static analyzer was not available; stage 1 ran without it")
     try:
-        from uhop_cc.runtime.opencl import OpenCLDevice
+        from uhop_cc.targets.opencl.runtime import OpenCLDevice
         device = OpenCLDevice.open().name
     except Exception:  # noqa: BLE001
         device = None

@@ -37,8 +37,8 @@ def main() -> int:
     args = ap.parse_args()
     from uhop_cc import ir
     from uhop_cc.ai.loop import improve
-    from uhop_cc.runtime.cuda import CUDADevice, cuda_available
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.cuda.runtime import CUDADevice, cuda_available
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     llm = FakeLLM().start()
     tmp = tempfile.mkdtemp(prefix="uhop-cheats-")
     os.environ.update({"UHOP_AI_PROVIDER": "openai-compatible", "UHOP_AI_BASE_URL": llm.url,

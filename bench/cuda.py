@@ -155,8 +155,8 @@ def copy_bandwidth(nbytes: int) -> float:
 def cuda_kernel(device, bound, params: Optional[dict] = None):
     """The kernel uhopc picks for CUDA: the first matching CUDA template (device defaults, or `params`),
     else the generic lowering."""
-    from uhop_cc.codegen.cuda import CUDARenderer
-    from uhop_cc.codegen.cuda_templates import select_template
+    from uhop_cc.targets.cuda.renderer import CUDARenderer
+    from uhop_cc.targets.cuda.templates import select_template
     found = select_template(bound)
     if found:
         t, m = found
@@ -176,7 +176,7 @@ def rel_error(got: np.ndarray, ref: np.ndarray) -> float:
 
 def template_space(device, bound) -> List[dict]:
     """Every parameter set of the matching CUDA template's space for this device (none: generic)."""
-    from uhop_cc.codegen.cuda_templates import select_template
+    from uhop_cc.targets.cuda.templates import select_template
     found = select_template(bound)
     return found[0].space(found[1], device.fingerprint()) if found else []
 
@@ -258,7 +258,7 @@ def main(argv=None) -> int:
     import torch
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    from uhop_cc.runtime.cuda import CUDADevice
+    from uhop_cc.targets.cuda.runtime import CUDADevice
     dev_arg = int(args.device) if args.device and args.device.isdigit() else args.device
     device = CUDADevice.open(dev_arg)
     torch.cuda.set_device(device.index)
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
     ocl_error = None
     if args.opencl:
         try:
-            from uhop_cc.runtime.opencl import OpenCLDevice
+            from uhop_cc.targets.opencl.runtime import OpenCLDevice
             ocl = OpenCLDevice.open("NVIDIA")
             say(f"opencl device: {ocl.name} ({ocl.fingerprint().get('platform')})")
         except Exception as e:  # noqa: BLE001

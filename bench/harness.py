@@ -41,7 +41,7 @@ import pyopencl as cl  # noqa: E402
 from uhop_cc import ir  # noqa: E402
 from uhop_cc.ir import interpreter  # noqa: E402
 from uhop_cc.pipeline import compile_bound  # noqa: E402
-from uhop_cc.runtime.opencl import OpenCLDevice  # noqa: E402
+from uhop_cc.targets.opencl.runtime import OpenCLDevice  # noqa: E402
 from uhop_cc.verify import native_timing as nt  # noqa: E402
 from uhop_cc.verify.timing import time_launch  # noqa: E402
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from uhop_cc import ir  # noqa: E402
 from uhop_cc.ir import interpreter  # noqa: E402
 from uhop_cc.pipeline import compile_bound  # noqa: E402
-from uhop_cc.runtime.opencl import OpenCLDevice  # noqa: E402
+from uhop_cc.targets.opencl.runtime import OpenCLDevice  # noqa: E402
 
 CASES = {
     "matmul-512": ("examples/matmul.uir", {"M": 512, "K": 512, "N": 512}),

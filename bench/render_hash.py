@@ -37,14 +37,8 @@ FINGERPRINTS = {"none": None, "cpu": {"device_type": "CPU", "max_work_group_size
 
 def _targets():
     """(target name, its templates, a renderer factory) for every C-style target."""
-    try:
-        from uhop_cc.targets import get as target
-        return [(n, target(n).templates(), target(n).renderer) for n in ("opencl", "cuda")]
-    except ImportError:  # before the targets/ package existed
-        from uhop_cc.codegen import renderer
-        from uhop_cc.codegen import cuda_templates, templates
-        return [("opencl", templates.TEMPLATES, lambda bits=32: renderer("opencl", bits)),
-                ("cuda", cuda_templates.TEMPLATES, lambda bits=32: renderer("cuda", bits))]
+    from uhop_cc import targets
+    return [(n, targets.get(n).templates(), targets.get(n).renderer) for n in targets.c_style()]
 
 
 def _kernels():

@@ -38,9 +38,9 @@ BIG = {"relu-46341x46341": (RELU, {"M": 46341, "N": 46341})}
 
 def device_for(target: str):
     if target == "cuda":
-        from uhop_cc.runtime.cuda import CUDADevice
+        from uhop_cc.targets.cuda.runtime import CUDADevice
         return CUDADevice.open()
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     return OpenCLDevice.open()
 
 

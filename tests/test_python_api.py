@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def device():
-    from uhop_cc.runtime.opencl import OpenCLDevice, OpenCLUnavailable
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice, OpenCLUnavailable
     try:
         return OpenCLDevice.open()
     except OpenCLUnavailable:

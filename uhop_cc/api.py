@@ -53,10 +53,10 @@ class CompiledKernel:
     @property
     def device(self):
         if self._device is None:
-            from .runtime.opencl import OpenCLDevice
+            from .targets.opencl.runtime import OpenCLDevice
             self._device = OpenCLDevice.open()
         elif isinstance(self._device, (int, str)):
-            from .runtime.opencl import OpenCLDevice
+            from .targets.opencl.runtime import OpenCLDevice
             self._device = OpenCLDevice.open(self._device)
         return self._device
 

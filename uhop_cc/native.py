@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 try:
-    from uhop_cc import _native
+    from . import _native
 except ImportError as exc:  # pragma: no cover - only hit on a broken install
     raise ImportError(
         "uhop_cc._native is not built: run pip install -e ."

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .codegen import GeneratedKernel, LaunchError, parse_launch, renderer
+from .codegen import GeneratedKernel, LaunchError, parse_launch
+from .targets import renderer
 from .ir.typed import BoundKernel
 from .lower import KernelSpec, build_spec, index_bits
 from .output_folder import OutputFolderError, write_folder
@@ -206,9 +207,9 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
 def _registry(target: str) -> list:
     try:
         if target == "cuda":
-            from .codegen import cuda_templates as templates
+            from .targets.cuda import templates
         else:
-            from .codegen import templates
+            from .targets.opencl import templates
         return list(getattr(templates, "TEMPLATES", []))
     except ImportError:
         return []
@@ -292,17 +293,17 @@ def compile_bound(bound: BoundKernel, *, target: str = "opencl", device=None, st
     say = progress or (lambda msg: None)
     if target not in ("opencl", "cuda"):
         raise ValueError(f"unknown target `{target}` (choose opencl or cuda; ttmetal writes a project: "
-                         "uhop_cc.codegen.ttmetal)")
+                         "uhop_cc.targets.ttmetal)")
     if target == "cuda" and device is None:
-        from .runtime.cuda import cuda_available
+        from .targets.cuda.runtime import cuda_available
         if not cuda_available():
             return compile_only_cuda(bound, strategy, params, outdir, emit_host, say, ai, kernel_source)
     if device is None:
         if target == "cuda":
-            from .runtime.cuda import CUDADevice
+            from .targets.cuda.runtime import CUDADevice
             device = CUDADevice.open()
         else:
-            from .runtime.opencl import OpenCLDevice
+            from .targets.opencl.runtime import OpenCLDevice
             device = OpenCLDevice.open()
     hardware = device.fingerprint()
     spec = build_spec(bound, hardware)
@@ -407,7 +408,7 @@ def _time(prepared, budget_s: float, target: str = "opencl"):
 def compile_only_cuda(bound: BoundKernel, strategy: str, params, outdir, emit_host, say, ai=None,
                       kernel_source: Optional[GeneratedKernel] = None) -> CompileResult:
     """No GPU: generate and compile with NVRTC (a real compile check), run nothing."""
-    from .runtime.cuda import nvrtc_compile
+    from .targets.cuda.runtime import nvrtc_compile
     spec = build_spec(bound, {"name": "none (NVRTC compile check only)"})
     result = CompileResult(spec, None, False, compile_only=True)
     if kernel_source is not None:  # a user's kernel: static checks of the expanded source, then NVRTC
@@ -474,7 +475,7 @@ def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_
         (folder / "report.json").write_text(scrub.json(result.to_json()) + "\n")
         if emit_host and result.kernel is not None:
             if result.kernel.target == "cuda":
-                from .codegen.host.cuda_host import emit_cuda_project
+                from .targets.cuda.host import emit_cuda_project
                 emit_cuda_project(bound, result.kernel, folder / "host")
             else:
                 from .codegen.host import emit_opencl_project

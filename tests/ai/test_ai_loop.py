@@ -44,7 +44,7 @@ HARDCODED = fenced(HEAD + "    if (i >= N || i >= 300) return;  /* tuned for N =
 @pytest.fixture(scope="module")
 def axpy():
     from uhop_cc.pipeline import compile_bound
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     bound = ir.bind_shapes(ir.select_kernel(ir.load(AXPY_UIR)), {"N": 300})
     device = OpenCLDevice.open()
     baseline = compile_bound(bound, device=device, time_budget_s=0.1)
@@ -173,7 +173,7 @@ def test_missing_key_fails_before_any_request(axpy, llm, monkeypatch):
 
 
 def test_cuda_without_gpu_is_compile_checked_only(llm):
-    from uhop_cc.runtime.cuda import cuda_available, nvrtc_available
+    from uhop_cc.targets.cuda.runtime import cuda_available, nvrtc_available
     if cuda_available() or not nvrtc_available():
         pytest.skip("needs NVRTC without a CUDA GPU")
     cu = GOOD_SRC.replace("__kernel void", 'extern "C" __global__ void').replace("__global const", "const") \
@@ -190,8 +190,8 @@ def test_cuda_without_gpu_is_compile_checked_only(llm):
 def test_ttmetal_candidates_are_only_checked(llm):
     import shutil
     try:
-        from uhop_cc.codegen.ttmetal.kernels import all_sources
-        from uhop_cc.codegen.ttmetal.lowering import plan_kernel
+        from uhop_cc.targets.ttmetal.kernels import all_sources
+        from uhop_cc.targets.ttmetal.lowering import plan_kernel
     except ImportError:
         pytest.skip("no TT-Metal lowering")
     if not shutil.which("g++"):

@@ -28,7 +28,7 @@ def _bound(kernel_name: str, stem: str):
 @pytest.mark.parametrize("stem,kernel_name", CASES, ids=[k for _, k in CASES])
 def test_our_opencl_kernels_pass_the_judge(stem, kernel_name):
     from uhop_cc.pipeline import compile_bound
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     bound = _bound(kernel_name, stem)
     ours = compile_bound(bound, device=OpenCLDevice.open(), time=False, use_cache=False)
     assert ours.ok, ours.reason

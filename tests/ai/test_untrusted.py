@@ -34,7 +34,7 @@ def relu_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def device():
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     return OpenCLDevice.open()
 
 
@@ -123,7 +123,7 @@ def test_kernel_source_that_cannot_be_read_exits_2(relu_file, capsys):
 
 
 def test_compile_only_cuda_is_not_run(relu_file, capsys):
-    from uhop_cc.runtime.cuda import cuda_available, nvrtc_available
+    from uhop_cc.targets.cuda.runtime import cuda_available, nvrtc_available
     if cuda_available() or not nvrtc_available():
         pytest.skip("needs NVRTC without a GPU")
     rc = main(["compile", str(relu_file), "--target", "cuda", "--shapes", "N=1000", "--json"])

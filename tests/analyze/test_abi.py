@@ -4,7 +4,7 @@ import pytest
 
 from uhop_cc import ir
 from uhop_cc.analyze import analyze, expected_from_spec
-from uhop_cc.codegen import renderer
+from uhop_cc.targets import renderer
 from uhop_cc.lower.spec import build_spec
 
 MATMUL = "kernel matmul(A: f32[M, K], B: f32[K, N]) -> (C: f32[M, N]) { C[i, j] = sum(k) A[i, k] * B[k, j] }"

@@ -8,7 +8,7 @@ import pytest
 from cases import CASES
 from uhop_cc import ir
 from uhop_cc.analyze import AnalysisReport, Finding, analyze, analyze_dict
-from uhop_cc.codegen import renderer
+from uhop_cc.targets import renderer
 from uhop_cc.lower.spec import build_spec
 
 SRC = """

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from uhop_cc import ir
 from uhop_cc.analyze.bounds import ArgValue, Launch, MemReport, check_memory, launches_for
-from uhop_cc.codegen import cuda_templates, renderer, templates
+from uhop_cc.targets import renderer
+from uhop_cc.targets.cuda import templates as cuda_templates
+from uhop_cc.targets.opencl import templates
 
 try:  # random valid programs (tests/strategies.py)
     from strategies import programs

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from strategies import programs
 from uhop_cc import ir
 from uhop_cc.analyze import analyze
-from uhop_cc.codegen import renderer
+from uhop_cc.targets import renderer
 from uhop_cc.lower.spec import build_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ def test_generic_kernels_are_clean(path):
 
 def _template_kernels():
     try:
-        from uhop_cc.codegen.templates import TEMPLATES
+        from uhop_cc.targets.opencl.templates import TEMPLATES
     except Exception:  # pragma: no cover - templates are optional
         return []
     out = []
@@ -75,10 +75,7 @@ def test_template_kernels_are_clean(name, source, bound):
 def _cuda_kernels():
     out = []
     try:
-        from uhop_cc.codegen import RENDERERS
-        if "cuda" not in RENDERERS:
-            return out
-        from uhop_cc.codegen import cuda_templates
+        from uhop_cc.targets.cuda import templates as cuda_templates
     except Exception:  # pragma: no cover - the CUDA generator is optional
         return out
     for path in EXAMPLES:
@@ -112,8 +109,8 @@ def test_generated_cuda_kernels_are_clean(name, source, bound):
 def _ttmetal_kernels():
     out = []
     try:
-        from uhop_cc.codegen.ttmetal import plan_kernel, ttmetal_supports
-        from uhop_cc.codegen.ttmetal.kernels import all_sources
+        from uhop_cc.targets.ttmetal import plan_kernel, ttmetal_supports
+        from uhop_cc.targets.ttmetal.kernels import all_sources
     except Exception:  # pragma: no cover - the TT-Metal generator is optional
         return out
     for path in EXAMPLES:

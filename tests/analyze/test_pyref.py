@@ -12,7 +12,7 @@ from cases import CASES
 from test_fuzz import TOKENS
 from uhop_cc import _native, ir
 from uhop_cc.analyze import expected_from_spec, pyref
-from uhop_cc.codegen import renderer
+from uhop_cc.targets import renderer
 from uhop_cc.lower.spec import build_spec
 
 ROOT = Path(__file__).resolve().parents[2]

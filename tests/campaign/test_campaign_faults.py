@@ -210,3 +210,18 @@ def test_lifeline_without_prctl_and_after_the_parent_died():
         assert start_time(child) != born, "the watchdog did not end the orphan"
     finally:
         kill_all([parent], pids=[child] if child and born and start_time(child) == born else [])
+
+
+def test_a_damaged_state_file_is_refused_and_left_as_it_is(tmp_path):
+    """`campaign run` on a folder whose state.sqlite is garbage: exit 2 naming the file (it used to
+    end in an sqlite traceback), the file untouched."""
+    cfg = write_config(tmp_path, workers=0, records_per_category=1)
+    out = tmp_path / "out"
+    out.mkdir()
+    garbage = b"garbage garbage " * 100
+    (out / "state.sqlite").write_bytes(garbage)
+    r = subprocess.run([sys.executable, "-m", "uhop_cc", "campaign", "run", str(cfg), "--no-progress"],
+                       cwd=str(ROOT), env=ENV, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "state.sqlite is damaged" in r.stderr, r.stderr
+    assert (out / "state.sqlite").read_bytes() == garbage

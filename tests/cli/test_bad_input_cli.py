@@ -55,7 +55,7 @@ def test_integer_calls_keep_integer_literals(tmp_path):
     if opencl_unavailable_reason():
         pytest.skip("OpenCL unavailable")
     from uhop_cc.pipeline import compile_bound
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     bound = ir.bind_shapes(ir.select_kernel(ir.load(
         "kernel k(X: i32[N]) -> (Y: i32[N]) { Y[i] = X[i] + relu(5) + max(3, 2) + relu(X[i]) + abs(-4) }")), {"N": 50})
     r = compile_bound(bound, device=OpenCLDevice.open(), time=False, strategy="generic", use_cache=False)

@@ -35,7 +35,7 @@ def leftovers(parent: Path) -> list:
 
 def nvrtc() -> bool:
     try:
-        from uhop_cc.runtime.cuda import nvrtc_available
+        from uhop_cc.targets.cuda.runtime import nvrtc_available
         return bool(nvrtc_available())
     except Exception:  # noqa: BLE001
         return False

@@ -15,7 +15,7 @@ from hypothesis import strategies as st  # noqa: E402
 from test_templates import (CONV, MATMUL_LAYOUTS, SETTINGS, _DEV, _load, assert_matches_reference,  # noqa: E402
                             kernel_of)
 from uhop_cc import ir  # noqa: E402
-from uhop_cc.codegen.templates import get_template  # noqa: E402
+from uhop_cc.targets.opencl.templates import get_template  # noqa: E402
 
 CONV_T = get_template("conv2d")
 MM_T = get_template("matmul")

@@ -6,7 +6,8 @@ from hypothesis import HealthCheck, given, settings
 
 from strategies import programs
 from uhop_cc import ir
-from uhop_cc.codegen import parse_launch, renderer
+from uhop_cc.codegen import parse_launch
+from uhop_cc.targets import renderer
 
 cl = pytest.importorskip("pyopencl")
 ROOT = Path(__file__).resolve().parents[2]
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def device():
-    from uhop_cc.runtime.opencl import OpenCLDevice, OpenCLUnavailable
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice, OpenCLUnavailable
     try:
         return OpenCLDevice.open()
     except OpenCLUnavailable:

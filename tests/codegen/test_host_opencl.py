@@ -20,9 +20,12 @@ import numpy as np
 import pytest
 
 from uhop_cc import ir
-from uhop_cc.codegen import GeneratedKernel, LaunchError, renderer
-from uhop_cc.codegen.host import cpp_launch_expr, emit_opencl_project, golden
-from uhop_cc.codegen.host.opencl_host import output_reduction_lengths
+from uhop_cc.codegen import GeneratedKernel, LaunchError
+from uhop_cc.targets import renderer
+from uhop_cc.targets.hostgen import cpp_launch_expr
+from uhop_cc.targets.opencl.host import emit_opencl_project
+from uhop_cc.codegen import golden
+from uhop_cc.targets.opencl.host import output_reduction_lengths
 from uhop_cc.codegen.launch import parse_annotation
 from uhop_cc.ir import interpreter
 

@@ -6,8 +6,8 @@ import pytest
 
 from uhop_cc import ir
 from uhop_cc.analyze import analyze
-from uhop_cc.codegen import renderer
-from uhop_cc.codegen.templates import get_template
+from uhop_cc.targets import renderer
+from uhop_cc.targets.opencl.templates import get_template
 from uhop_cc.lower import build_spec
 
 

@@ -1,4 +1,4 @@
-"""The `stencil` template (uhop_cc.codegen.templates.stencil): matching, and every candidate of
+"""The `stencil` template (uhop_cc.targets.opencl.templates.stencil): matching, and every candidate of
 `space()` against the reference interpreter on the real OpenCL device, at edge-sized and random
 shapes. The CUDA rendering is compile-checked in tests/cuda/test_cuda_stencil.py."""
 from __future__ import annotations
@@ -13,8 +13,8 @@ from hypothesis import strategies as st  # noqa: E402
 from test_templates import (SETTINGS, _load, assert_matches_reference, fingerprint,  # noqa: E402
                             kernel_of)
 from uhop_cc import ir  # noqa: E402
-from uhop_cc.codegen.templates import TEMPLATES, select_template  # noqa: E402
-from uhop_cc.codegen.templates.stencil import TEMPLATE  # noqa: E402
+from uhop_cc.targets.opencl.templates import TEMPLATES, select_template  # noqa: E402
+from uhop_cc.targets.opencl.templates.stencil import TEMPLATE  # noqa: E402
 
 EXAMPLES = {"jacobi2d": ("stencil2d.uir", {"H": 6, "W": 7}), "heat3d": ("stencil3d.uir", {"D": 5, "H": 6, "W": 7}),
             "blur_same": ("blur_same.uir", {"H": 6, "W": 7})}

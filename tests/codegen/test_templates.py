@@ -1,4 +1,4 @@
-"""The fast templates (uhop_cc.codegen.templates) against the reference interpreter, on a real OpenCL device.
+"""The fast templates (uhop_cc.targets.opencl.templates) against the reference interpreter, on a real OpenCL device.
 
 Each template's kernel is built for every example it should match and for random shapes
 (sizes that divide no tile), with several parameter sets from `space()`, launched under
@@ -22,7 +22,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from uhop_cc import ir  # noqa: E402
 from uhop_cc.codegen import parse_launch  # noqa: E402
-from uhop_cc.codegen.templates import (TEMPLATES, Template, get_template, select_template)  # noqa: E402
+from uhop_cc.targets.opencl.templates import (TEMPLATES, Template, get_template, select_template)  # noqa: E402
 from uhop_cc.ir import interpreter  # noqa: E402
 from uhop_cc.ir.typed import NUMPY_DTYPE  # noqa: E402
 

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from strategies import programs
 from uhop_cc import ir
 from uhop_cc.analyze import analyze
-from uhop_cc.codegen import parse_launch, renderer
-from uhop_cc.codegen.templates import TEMPLATES, get_template, select_template
+from uhop_cc.codegen import parse_launch
+from uhop_cc.targets import renderer
+from uhop_cc.targets.opencl.templates import TEMPLATES, get_template, select_template
 from uhop_cc.lower import build_spec, index_bits
 from uhop_cc.lower.indexing import INT32_SAFE
 
@@ -152,7 +153,7 @@ cl = pytest.importorskip("pyopencl")
 
 @pytest.fixture(scope="module")
 def device():
-    from uhop_cc.runtime.opencl import OpenCLDevice, OpenCLUnavailable
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice, OpenCLUnavailable
     try:
         return OpenCLDevice.open()
     except OpenCLUnavailable:
@@ -209,7 +210,7 @@ def test_a_template_never_renders_32_bit_indices_for_a_huge_shape():
 def test_runtime_refuses_a_32_bit_kernel_for_a_size_past_int(device):
     """A size that does not fit the kernel's `int` is an ABI error before anything is allocated
     (it used to overflow np.int32, or wrap)."""
-    from uhop_cc.runtime.opencl import AbiError
+    from uhop_cc.targets.opencl.runtime import AbiError
     k = ir.load(RELU)[0]
     b = ir.bind_shapes(k, {"M": 1, "N": 3_000_000_000})
     src = renderer("opencl").generic(k).source

@@ -19,5 +19,5 @@ def cuda_device():
     reason = gpu_unavailable_reason()
     if reason:
         pytest.skip(f"no GPU: {reason}")
-    from uhop_cc.runtime.cuda import CUDADevice
+    from uhop_cc.targets.cuda.runtime import CUDADevice
     return CUDADevice.open()

@@ -15,9 +15,9 @@ import pytest
 @functools.lru_cache(maxsize=None)
 def nvrtc_unavailable_reason() -> str:
     try:
-        from uhop_cc.runtime.cuda import nvrtc_available
+        from uhop_cc.targets.cuda.runtime import nvrtc_available
     except Exception as e:  # noqa: BLE001
-        return f"uhop_cc.runtime.cuda cannot be imported: {e}"
+        return f"uhop_cc.targets.cuda.runtime cannot be imported: {e}"
     return "" if nvrtc_available() else "NVRTC cannot be loaded (pip install cuda-bindings nvidia-cuda-nvrtc)"
 
 
@@ -26,7 +26,7 @@ def gpu_unavailable_reason() -> str:
     reason = nvrtc_unavailable_reason()
     if reason:
         return reason
-    from uhop_cc.runtime.cuda import cuda_available
+    from uhop_cc.targets.cuda.runtime import cuda_available
     return "" if cuda_available() else "no CUDA driver or device"
 
 

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from cuda_support import requires_nvrtc
 from strategies import programs
 from uhop_cc import ir
-from uhop_cc.codegen.cuda import F16_HELPERS, CUDARenderer
-from uhop_cc.codegen.cuda_templates import TEMPLATES, get_template, select_template
+from uhop_cc.targets.cuda.renderer import F16_HELPERS, CUDARenderer
+from uhop_cc.targets.cuda.templates import TEMPLATES, get_template, select_template
 from uhop_cc.codegen.launch import parse_launch
-from uhop_cc.runtime.cuda import kernel_signatures
+from uhop_cc.targets.cuda.runtime import kernel_signatures
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.uir"))
@@ -128,7 +128,7 @@ def test_kernel_signatures():
     assert set(sigs) == {"a", "b", "c"}
     assert sigs["a"] == ["const float* __restrict__ X", "float* Y", "const int N"]
     assert sigs["b"] == [] and len(sigs["c"]) == 3
-    from uhop_cc.runtime.cuda import _param_type
+    from uhop_cc.targets.cuda.runtime import _param_type
     assert _param_type("const float* __restrict__ X") == ("float", True)
     assert _param_type("const unsigned short* H") == ("unsigned short", True)
     assert _param_type("const int N") == ("int", False)
@@ -173,7 +173,7 @@ def test_sgemm_epilogue_matches():
 
 # ------------------------------------------------------------------ NVRTC
 def _compile(src: str, arch=None):
-    from uhop_cc.runtime.cuda import nvrtc_compile
+    from uhop_cc.targets.cuda.runtime import nvrtc_compile
     b = nvrtc_compile(src, arch)
     assert b.ok, b.log + "\n" + src
     assert b.image and b.kind == ("ptx" if arch is None else "cubin")
@@ -203,7 +203,7 @@ def test_examples_compile_with_nvrtc(path, name):
 
 @requires_nvrtc
 def test_cubin_and_errors():
-    from uhop_cc.runtime.cuda import nvrtc_compile
+    from uhop_cc.targets.cuda.runtime import nvrtc_compile
     k = load(ROOT / "examples" / "matmul.uir", "matmul")
     _compile(CUDARenderer().generic(k).source, "sm_90")
     bad = nvrtc_compile('extern "C" __global__ void f(float* x) { x[0] = undefined_thing; }')
@@ -369,7 +369,7 @@ def test_rowreduce_space_compiles(C):
 
 # ------------------------------------------------------------------ GEMM tiles (sgemm, conv2d)
 def test_gemm_tile_checks():
-    from uhop_cc.codegen.cuda_gemm import GemmTile
+    from uhop_cc.targets.cuda.templates.gemm import GemmTile
     GemmTile().check()
     assert GemmTile().threads == 256 and GemmTile(64, 64, 16, 4, 4).threads == 256
     for bad, why in ((GemmTile(128, 128, 8, 6, 8), "multiples of 4"), (GemmTile(256, 128, 8, 8, 8), "whole loads"),

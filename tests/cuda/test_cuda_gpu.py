@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from cuda_support import validate_on_device as check
 from strategies import programs
 from uhop_cc import ir
-from uhop_cc.codegen.cuda import CUDARenderer
-from uhop_cc.codegen.cuda_templates import select_template
+from uhop_cc.targets.cuda.renderer import CUDARenderer
+from uhop_cc.targets.cuda.templates import select_template
 from uhop_cc.codegen.launch import parse_launch
 from uhop_cc.verify.validate import validate
 
@@ -165,7 +165,7 @@ def test_unwritten_and_modified_inputs(cuda_device):
 
 
 def test_abi_errors(cuda_device):
-    from uhop_cc.runtime.cuda import AbiError
+    from uhop_cc.targets.cuda.runtime import AbiError
     b = _bound(RELU, {"N": 10})
     src = _hand("    if (i < 10) Y[i] = X[i];", "const float* X, float* Y")
     built = cuda_device.build(src)

@@ -12,9 +12,9 @@ import pytest
 
 from cuda_support import nvcc_unavailable_reason
 from uhop_cc import ir
-from uhop_cc.codegen.cuda import CUDARenderer
-from uhop_cc.codegen.cuda_templates import select_template
-from uhop_cc.codegen.host.cuda_host import emit_cuda_project
+from uhop_cc.targets.cuda.renderer import CUDARenderer
+from uhop_cc.targets.cuda.templates import select_template
+from uhop_cc.targets.cuda.host import emit_cuda_project
 from uhop_cc.codegen.launch import LaunchError
 
 ROOT = Path(__file__).resolve().parents[2]

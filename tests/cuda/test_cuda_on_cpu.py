@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from cuda_on_cpu import gxx_unavailable_reason, run
 from uhop_cc import ir
-from uhop_cc.codegen.cuda_templates import select_template
+from uhop_cc.targets.cuda.templates import select_template
 from uhop_cc.ir import interpreter
 from uhop_cc.verify.tolerance import compare
 

@@ -10,9 +10,9 @@ import pytest
 
 from cuda_support import requires_nvrtc, validate_on_device
 from uhop_cc import ir
-from uhop_cc.codegen.cuda_templates import TEMPLATES, get_template, select_template
+from uhop_cc.targets.cuda.templates import TEMPLATES, get_template, select_template
 from uhop_cc.codegen.launch import parse_launch
-from uhop_cc.runtime.cuda import kernel_signatures
+from uhop_cc.targets.cuda.runtime import kernel_signatures
 
 ROOT = Path(__file__).resolve().parents[2]
 H100 = {"device_type": "GPU", "max_threads_per_block": 1024, "max_work_group_size": 1024,
@@ -81,7 +81,7 @@ def test_cuda_source_shape():
 
 @requires_nvrtc
 def test_every_candidate_compiles_with_nvrtc():
-    from uhop_cc.runtime.cuda import nvrtc_compile
+    from uhop_cc.targets.cuda.runtime import nvrtc_compile
     t = get_template("stencil")
     for b in _all_bounds():
         m = t.match(b)

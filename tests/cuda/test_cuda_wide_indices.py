@@ -15,9 +15,9 @@ import pytest
 from cuda_on_cpu import gxx_unavailable_reason, run
 from cuda_support import requires_nvrtc
 from uhop_cc import ir
-from uhop_cc.codegen.cuda_templates import TEMPLATES, get_template
+from uhop_cc.targets.cuda.templates import TEMPLATES, get_template
 from uhop_cc.ir import interpreter
-from uhop_cc.runtime.cuda import kernel_signatures
+from uhop_cc.targets.cuda.runtime import kernel_signatures
 from uhop_cc.verify.tolerance import compare
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ def test_wide_renders_declare_64_bit_sizes_and_narrow_ones_are_unchanged(case):
 @requires_nvrtc
 @pytest.mark.parametrize("case", _example_matches(), ids=lambda c: c[0])
 def test_wide_renders_compile_with_nvrtc(case):
-    from uhop_cc.runtime.cuda import nvrtc_compile
+    from uhop_cc.targets.cuda.runtime import nvrtc_compile
     _, _, t, m = case
     for params in t.space(m, FP)[:4]:
         src = t.render(m, dict(params, index_bits=64)).source
@@ -113,7 +113,7 @@ CPU_CASES = [
                          ids=[f"{w.split('.')[0] if not w.startswith('kernel') else 'epilogue'}-{i}"
                               for i, (w, _, _, _) in enumerate(CPU_CASES)])
 def test_wide_renders_compute_the_reference_on_cpu(where, name, sizes, count, tmp_path):
-    from uhop_cc.codegen.cuda_templates import select_template
+    from uhop_cc.targets.cuda.templates import select_template
     b = ir.bind_shapes(_kernel(where, name), sizes)
     t, m = select_template(b)
     inputs = interpreter.random_inputs(b, seed=5)

@@ -123,7 +123,7 @@ def test_cuda_invalid_handles(cuda):
 
 
 def test_cuda_prepared_adapter_without_gpu():
-    """A CudaPrepared (uhop_cc.runtime.cuda) becomes int handles and parameter bytes."""
+    """A CudaPrepared (uhop_cc.targets.cuda.runtime) becomes int handles and parameter bytes."""
     from types import SimpleNamespace as NS
     live = NS(function=77, grid=(4, 1, 1), block=(256, 1, 1), smem=128, name="relu", empty=False)
     empty = NS(function=78, grid=(0, 1, 1), block=(64, 1, 1), smem=0, name="skip", empty=True)

@@ -180,7 +180,7 @@ def test_invalid_handles_and_geometry(opencl_device, kernels):
     with pytest.raises(TypeError, match="MemoryObjectHolder"):
         nt.time_opencl([(kernels.tiny, (64,), None)], queue=q, flush_buffer=kernels.tiny)
     # the runtime refuses the launch: 64 is not a multiple of 48
-    from uhop_cc.runtime.opencl import LaunchFailure
+    from uhop_cc.targets.opencl.runtime import LaunchFailure
     with pytest.raises(LaunchFailure, match="CL_INVALID_WORK_GROUP_SIZE"):
         nt.time_opencl([(kernels.tiny, (64,), (48,))], queue=q)
     with pytest.raises(ValueError, match="mode"):

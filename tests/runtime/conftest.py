@@ -47,5 +47,5 @@ def opencl_device():
     reason = opencl_unavailable_reason()
     if reason:
         pytest.skip(f"OpenCL unavailable: {reason}")
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     return OpenCLDevice.open()

@@ -9,7 +9,7 @@ import pytest
 from uhop_cc import ir
 from uhop_cc.codegen.launch import parse_launch
 from uhop_cc.ir import interpreter
-from uhop_cc.runtime.opencl import AbiError, OpenCLDevice, Poison, list_devices
+from uhop_cc.targets.opencl.runtime import AbiError, OpenCLDevice, Poison, list_devices
 
 pytestmark = pytest.mark.opencl
 

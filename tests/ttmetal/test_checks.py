@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from uhop_cc import ir
-from uhop_cc.codegen.ttmetal import check_structure, emit_ttmetal_project
+from uhop_cc.targets.ttmetal import check_structure, emit_ttmetal_project
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

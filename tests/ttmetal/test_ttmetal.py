@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 
 from uhop_cc import ir
-from uhop_cc.codegen.host import golden
-from uhop_cc.codegen.ttmetal import (TTMetalError, bf16_round, check_structure, emit_ttmetal_project, plan_kernel,
+from uhop_cc.codegen import golden
+from uhop_cc.targets.ttmetal import (TTMetalError, bf16_round, check_structure, emit_ttmetal_project, plan_kernel,
                                      syntax_check, ttmetal_supports)
-from uhop_cc.codegen.ttmetal.checks import host_runtime_arg_counts, runtime_arg_count
+from uhop_cc.targets.ttmetal.checks import host_runtime_arg_counts, runtime_arg_count
 from uhop_cc.ir import interpreter
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

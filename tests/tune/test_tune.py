@@ -16,7 +16,7 @@ pytest.importorskip("pyopencl")
 
 @pytest.fixture(scope="module")
 def device():
-    from uhop_cc.runtime.opencl import OpenCLDevice, OpenCLUnavailable
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice, OpenCLUnavailable
     try:
         return OpenCLDevice.open()
     except OpenCLUnavailable:
@@ -37,7 +37,7 @@ def test_neighbours_move_powers_of_two_only():
 
 
 def test_conv_space_has_no_invalid_algorithms():
-    from uhop_cc.codegen.templates import get_template
+    from uhop_cc.targets.opencl.templates import get_template
     t = get_template("conv2d")
     m = t.match(bound("conv2d.uir", "N=1,C=64,H=34,W=34,K=64,R=3,S=3"))
     cands = space(t, m, {"device_type": "GPU", "compute_units": 80})
@@ -45,7 +45,7 @@ def test_conv_space_has_no_invalid_algorithms():
 
 
 def test_space_starts_with_the_device_default(device):
-    from uhop_cc.codegen.templates import select_template
+    from uhop_cc.targets.opencl.templates import select_template
     b = bound("matmul.uir", "M=64,N=64,K=64")
     t, m = select_template(b)
     fp = device.fingerprint()

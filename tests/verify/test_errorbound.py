@@ -31,7 +31,7 @@ MM_SRC = ("// @launch global=(roundup(N, 8), roundup(M, 8)) local=(8, 8)\n"
 
 @pytest.fixture(scope="module")
 def device():
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     return OpenCLDevice.open()
 
 

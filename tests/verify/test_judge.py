@@ -8,7 +8,7 @@ import pytest
 from runtime.conftest import opencl_unavailable_reason
 from uhop_cc import ir
 from uhop_cc.ai.checks import run_checks
-from uhop_cc.runtime.opencl import Poison
+from uhop_cc.targets.opencl.runtime import Poison
 from uhop_cc.verify.judge import check_candidate, guard_bytes_for, sampled_check, suspicious
 from uhop_cc.verify.sandbox import Limits, limits, run_isolated
 

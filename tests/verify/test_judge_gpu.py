@@ -17,7 +17,7 @@ GOOD = HEAD + "    if (i < N) Z[i] = a * X[i] + Y[i];\n}\n"
 
 def _gpu() -> bool:
     try:
-        from uhop_cc.runtime.cuda import cuda_available
+        from uhop_cc.targets.cuda.runtime import cuda_available
         return cuda_available()
     except Exception:  # noqa: BLE001
         return False

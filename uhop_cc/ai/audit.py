@@ -24,7 +24,7 @@ def memory_checks(source: str, target: str, bounds: Sequence[Any]) -> Tuple[List
     those it cannot prove inside; and the bytes past (or before) any buffer an access can reach,
     None when some reach is unbounded (the guards then take their default size)."""
     from ..analyze.bounds import check_memory, launches_for
-    from ..runtime.opencl import TENSOR_NP_DTYPE
+    from ..targets.opencl.runtime import TENSOR_NP_DTYPE
     seen: Dict[Tuple[str, int, str], Finding] = {}
     reach: Optional[int] = 0
     for b in bounds:

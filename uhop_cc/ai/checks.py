@@ -85,7 +85,7 @@ def _ttmetal_header_ok(name: str) -> bool:
     if name.startswith("/") or ".." in name or not re.fullmatch(r"[A-Za-z0-9_./-]+", name):
         return False
     try:
-        from ..codegen.ttmetal.checks import DECLS_DIR
+        from ..targets.ttmetal.checks import DECLS_DIR
     except Exception:  # noqa: BLE001
         return False
     return any((DECLS_DIR / sub / name).is_file() for sub in ("device", "common"))
@@ -469,7 +469,7 @@ def nvrtc_check(source: str) -> CheckOutcome:
 
 
 def _nvrtc_child(source: str):
-    from ..runtime.cuda import nvrtc_compile
+    from ..targets.cuda.runtime import nvrtc_compile
     b = nvrtc_compile(source)
     return bool(b.ok), b.log or ""
 
@@ -479,7 +479,7 @@ def ttmetal_check(sources: Mapping[str, str]) -> CheckOutcome:
     declarations, per kernel with its processor's defines."""
     t0 = time.perf_counter()
     try:
-        from ..codegen.ttmetal.checks import DECLS_DIR, check_structure
+        from ..targets.ttmetal.checks import DECLS_DIR, check_structure
     except Exception as e:  # noqa: BLE001
         return CheckOutcome("COMPILE_ERROR", f"the TT-Metal checks are unavailable: {e}")
     missing = [r for r in ("reader", "compute", "writer") if r not in sources]

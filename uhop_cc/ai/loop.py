@@ -106,7 +106,7 @@ def _mode(target: str) -> Tuple[str, str]:
     if target == "opencl":
         return "run", ""
     if target == "cuda":
-        from ..runtime.cuda import cuda_available, nvrtc_available
+        from ..targets.cuda.runtime import cuda_available, nvrtc_available
         if cuda_available():
             return "run", ""
         if nvrtc_available():
@@ -119,8 +119,8 @@ def _mode(target: str) -> Tuple[str, str]:
 
 def _ttmetal_sources(bound) -> Optional[str]:
     try:
-        from ..codegen.ttmetal.kernels import all_sources
-        from ..codegen.ttmetal.lowering import plan_kernel
+        from ..targets.ttmetal.kernels import all_sources
+        from ..targets.ttmetal.lowering import plan_kernel
         src = all_sources(plan_kernel(bound))
         return "\n".join(f"// {role}\n{text.rstrip()}\n" for role, text in src.items())
     except Exception:  # noqa: BLE001 - the program has no TT-Metal lowering
@@ -526,10 +526,10 @@ def rerun(attempt_id: str, *, dataset_dir: Optional[Union[str, Path]] = None, de
     mode, checks_only = _mode(target)
     if mode == "run" and device is None:
         if target == "cuda":
-            from ..runtime.cuda import CUDADevice
+            from ..targets.cuda.runtime import CUDADevice
             device = CUDADevice.open()
         else:
-            from ..runtime.opencl import OpenCLDevice
+            from ..targets.opencl.runtime import OpenCLDevice
             device = OpenCLDevice.open()
     hw = dict(device.fingerprint()) if device is not None else {}
     out["device"] = hw.get("name") or f"none ({checks_only})"

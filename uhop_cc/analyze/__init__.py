@@ -97,7 +97,7 @@ def _native():
     global _EXT
     if _EXT is None:
         try:
-            from uhop_cc import _native as ext
+            from .. import _native as ext
         except ImportError as exc:  # pragma: no cover - only on a broken install
             raise ImportError("uhop_cc._native is not built: run pip install -e .") from exc
         _EXT = ext

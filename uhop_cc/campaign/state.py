@@ -67,10 +67,15 @@ class CampaignState:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
         self.con.row_factory = sqlite3.Row
-        self.con.execute("PRAGMA journal_mode = WAL")
-        self.con.execute("PRAGMA synchronous = NORMAL")
-        self.con.execute("PRAGMA busy_timeout = 60000")
-        self.con.executescript(_SCHEMA)
+        try:
+            self.con.execute("PRAGMA journal_mode = WAL")
+            self.con.execute("PRAGMA synchronous = NORMAL")
+            self.con.execute("PRAGMA busy_timeout = 60000")
+            self.con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:  # a damaged or foreign file: never overwrite it
+            self.con.close()
+            raise StateError(f"{self.path} is damaged or not a campaign state file ({e}); it was left "
+                             "as it is: move it aside to start a new campaign in this folder") from None
 
     @classmethod
     def exists(cls, out_dir: Path) -> bool:

@@ -40,10 +40,10 @@ def open_device(target: str, selector: str = "default"):
         sel: Any = None if str(selector) in ("", "default") else \
             (int(selector) if str(selector).lstrip("-").isdigit() else str(selector))
         if target == "opencl":
-            from ..runtime.opencl import OpenCLDevice
+            from ..targets.opencl.runtime import OpenCLDevice
             _DEVICES[key] = OpenCLDevice.open(sel)
         elif target == "cuda":
-            from ..runtime.cuda import CUDADevice, cuda_available
+            from ..targets.cuda.runtime import CUDADevice, cuda_available
             _DEVICES[key] = CUDADevice.open(sel) if cuda_available() else None
         else:
             raise ValueError(f"unknown target `{target}`")
@@ -221,7 +221,7 @@ def _try_round(jobs: List[_Job], r: int, dev, settings: Dict[str, Any]) -> None:
     """Build, validate and time the r-th candidate of every unresolved job."""
     from ..codegen import LaunchError, parse_launch
     from ..ir import interpreter
-    from ..runtime.opencl import BuildResult
+    from ..targets.opencl.runtime import BuildResult
     from ..verify.validate import validate as run_validation
     entries = []
     for j in jobs:

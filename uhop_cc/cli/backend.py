@@ -63,7 +63,7 @@ def _device_arg(text):
 
 def _open_device(text, target="opencl"):
     if target == "cuda":
-        from ..runtime.cuda import CUDADevice, CudaUnavailable, cuda_available, nvrtc_available
+        from ..targets.cuda.runtime import CUDADevice, CudaUnavailable, cuda_available, nvrtc_available
         if not cuda_available() and not nvrtc_available():
             print("error: --target cuda needs the CUDA extra (NVRTC, and the driver API where a GPU exists): "
                   "pip install \"uhopc[cuda]\"  (cuda-bindings and nvidia-cuda-nvrtc)", file=sys.stderr)
@@ -75,7 +75,7 @@ def _open_device(text, target="opencl"):
         except (CudaUnavailable, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(2)
-    from ..runtime.opencl import OpenCLDevice, OpenCLUnavailable
+    from ..targets.opencl.runtime import OpenCLDevice, OpenCLUnavailable
     try:
         return OpenCLDevice.open(_device_arg(text))
     except (OpenCLUnavailable, ValueError) as e:
@@ -90,7 +90,7 @@ def _bind(args, default_size=256):
 
 
 def cmd_compile_ttmetal(args) -> int:
-    from ..codegen.ttmetal import TTMetalError, emit_ttmetal_project, syntax_check
+    from ..targets.ttmetal import TTMetalError, emit_ttmetal_project, syntax_check
 
     bound = _bind(args, default_size=1024)
     outdir = _checked_outdir(args, bound, replaced=False)  # the project is written in place
@@ -213,11 +213,11 @@ def cmd_spec(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from ..runtime.opencl import list_devices
+    from ..targets.opencl.runtime import list_devices
 
     devs = [d.to_json() for d in list_devices()]
     try:
-        from ..runtime.cuda import cuda_available, list_devices as cuda_devices
+        from ..targets.cuda.runtime import cuda_available, list_devices as cuda_devices
         cuda = cuda_devices() if cuda_available() else []
     except ImportError:
         cuda = []

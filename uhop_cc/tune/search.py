@@ -129,9 +129,9 @@ def tune(bound: BoundKernel, device, *, target: str = "opencl", budget_s: float 
     hardware = device.fingerprint()
     name = hardware.get("name", "?")
     if target == "cuda":
-        from ..codegen import cuda_templates as templates
+        from ..targets.cuda import templates
     else:
-        from ..codegen import templates
+        from ..targets.opencl import templates
     found = None
     for t in templates.TEMPLATES:
         m = t.match(bound)

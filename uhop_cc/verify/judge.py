@@ -58,7 +58,7 @@ def _quiet() -> None:
 
 
 def _tensor_bytes(bound) -> List[int]:
-    from ..runtime.opencl import TENSOR_NP_DTYPE
+    from ..targets.opencl.runtime import TENSOR_NP_DTYPE
     return [int(np.prod(shape, dtype=np.int64)) * np.dtype(TENSOR_NP_DTYPE[bound.dtype(n)]).itemsize
             for n, shape in bound.shapes.items()]
 
@@ -126,7 +126,7 @@ def sampled_check(bound, inputs, outputs: Mapping[str, np.ndarray], seed: int = 
 def _requested(device, build, stages, bound, guard: int, seed: int, pages: bool = False) -> Dict[str, Any]:
     """The requested shape when it is too large for the whole reference: one run, every element
     written, guards intact, inputs untouched, and a sample of values right."""
-    from ..runtime.opencl import Poison
+    from ..targets.opencl.runtime import Poison
     from .inputs import make_inputs
     inputs = make_inputs(bound, "normal", seed)
     kw = {"guard_pages": True} if pages else {}
@@ -256,11 +256,11 @@ def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], ta
     _quiet()
     from .. import ir
     from ..codegen.launch import LaunchError, parse_launch
-    from ..runtime import open_device
+    from ..targets import get as target_of
     from .validate import validate
 
     checked = ir.select_kernel(ir.load(uir_source), kernel_name)
-    device = open_device(target, device_index)
+    device = target_of(target).open_device(device_index)
     try:
         stages = parse_launch(source, target)
     except LaunchError as e:

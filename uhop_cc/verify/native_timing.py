@@ -36,7 +36,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from .timing import Timing
 
 try:
-    from uhop_cc import _native as _native_mod
+    from .. import _native as _native_mod
 
     _h = _native_mod.harness
     _IMPORT_ERROR: Optional[BaseException] = None
@@ -298,7 +298,7 @@ def default_flush_bytes(cl_device: Any = None) -> int:
 
 def _launch_failure(msg: str) -> BaseException:
     try:
-        from ..runtime.opencl import LaunchFailure
+        from ..targets.opencl.runtime import LaunchFailure
         return LaunchFailure(msg)
     except Exception:  # noqa: BLE001 - pyopencl missing
         return RuntimeError(msg)
@@ -471,7 +471,7 @@ def time_cuda(function: Any, grid: Any, block: Any, shared_bytes: int = 0, param
 def time_cuda_stages(stages: Any, *, names: Optional[Sequence[str]] = None, **kw: Any) -> Timing:
     """Multi-stage `time_cuda`: stages [(function, grid, block, shared_bytes, params)], device
     time summed over the stages per repetition. Also takes a `CudaPrepared` of
-    `uhop_cc.runtime.cuda` (see `cuda_prepared_stages`)."""
+    `uhop_cc.targets.cuda.runtime` (see `cuda_prepared_stages`)."""
     if hasattr(stages, "plan") and hasattr(stages.plan, "launches"):
         st, nm, stream, ctx = cuda_prepared_stages(stages)
         kw.setdefault("stream", stream)
@@ -482,7 +482,7 @@ def time_cuda_stages(stages: Any, *, names: Optional[Sequence[str]] = None, **kw
 
 def cuda_prepared_stages(prepared: Any) -> Tuple[List[Tuple[int, Tuple[int, ...], Tuple[int, ...], int, List[Any]]],
                                                  List[str], int, int]:
-    """(stages, names, stream, context) of a `uhop_cc.runtime.cuda.CudaPrepared`: its
+    """(stages, names, stream, context) of a `uhop_cc.targets.cuda.runtime.CudaPrepared`: its
     non-empty launches with the parameter values it packed (``_params[i][1]``, one array per
     parameter), its device's stream and primary context, all as ints."""
     stages, names = [], []

@@ -208,7 +208,7 @@ def build_and_validate(source: str, uir_source: str, kernel_name: Optional[str],
     or the launch annotations fail, "ok" is False, "stage" says where, "reason" says why."""
     from .. import ir
     from ..codegen.launch import LaunchError, parse_launch
-    from ..runtime.opencl import OpenCLDevice
+    from ..targets.opencl.runtime import OpenCLDevice
     from .validate import validate
 
     checked = ir.select_kernel(ir.load(uir_source), kernel_name)

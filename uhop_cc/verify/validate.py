@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ir import interpreter
 from ..ir.typed import BoundKernel
-from ..runtime.opencl import AbiError, LaunchFailure, OpenCLDevice, Poison
+from ..targets.opencl.runtime import AbiError, LaunchFailure, OpenCLDevice, Poison
 from .errorbound import error_bounds
 from .inputs import make_inputs
 from .tolerance import Comparison, Tolerance, _json_float, compare, reduction_length as _reduction_length, tolerance_for

@@ -25,7 +25,7 @@ def device():
     reason = opencl_unavailable_reason()
     if reason:
         pytest.skip(reason)
-    from uhop_cc.runtime.opencl import OpenCLDevice
+    from uhop_cc.targets.opencl.runtime import OpenCLDevice
     return OpenCLDevice.open()
 
 
@@ -41,7 +41,7 @@ def _run(c: Cheat, device, llm):
     bound = ir.bind_shapes(ir.select_kernel(ir.load(c.uir)), dict(c.sizes))
     llm.queue(reply(_fenced(c)))
     if c.target == "cuda":
-        from uhop_cc.runtime.cuda import CUDADevice, cuda_available
+        from uhop_cc.targets.cuda.runtime import CUDADevice, cuda_available
         device = CUDADevice.open() if cuda_available() else None
     out = improve(bound, target=c.target, device=device,
                   baseline=_SlowBaseline(), samples=1, rounds=1, time_budget_s=0.05, check_timeout_s=20)
@@ -70,7 +70,7 @@ def test_opencl_cheat_is_caught(c, device, llm):
 @pytest.mark.parametrize("c", CUDA, ids=[c.name for c in CUDA])
 def test_cuda_cheat_is_caught(c, llm):
     """Without a GPU: analysed and compiled (NVRTC); with one, run like the OpenCL cheats."""
-    from uhop_cc.runtime.cuda import cuda_available, nvrtc_available
+    from uhop_cc.targets.cuda.runtime import cuda_available, nvrtc_available
     on_gpu = cuda_available()
     if not on_gpu and not nvrtc_available() and c.expect != {"ANALYSIS_REJECTED"}:
         pytest.skip("needs NVRTC")

@@ -1,12 +1,12 @@
 """OpenCL C: the C-style renderer with OpenCL's qualifiers, ids and half storage."""
 from __future__ import annotations
 
-from ..ir.typed import CheckedKernel
-from .cstyle import CStyleRenderer
+from ...ir.typed import CheckedKernel
+from ...codegen.cstyle import CStyleRenderer
 
 
 def _uses(ck: CheckedKernel, dtype: str) -> bool:
-    from ..ir import nodes as N
+    from ...ir import nodes as N
     if any(t.dtype == dtype for t in ck.tensors.values()) or dtype in ck.scalars.values():
         return True
     return any(getattr(n, "dtype", None) == dtype for s in ck.body for n in N.walk(s.value))

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from ...ir import nodes as N
-from ...ir.typed import BoundKernel
-from ..cstyle import GeneratedKernel, c_name
+from ....ir import nodes as N
+from ....ir.typed import BoundKernel
+from ....codegen.cstyle import GeneratedKernel, c_name
 from .base import (Match, NoMatch, Template, TemplateEmitter, abi_args, compute_units, device_kind, finish,
                    index_ctype, index_names, index_width, lanes, launch_expr, local_mem, max_work_group,
                    reserved_clash, signature, store_helper, vtype, fma_step)

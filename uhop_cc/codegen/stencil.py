@@ -22,9 +22,8 @@ every access is a direct global load (CPUs, PoCL included, already cache the nei
 and lose to the copy). Outputs past the edge of the iteration space are not computed and
 not stored. Sizes stay runtime arguments: one kernel serves every shape.
 
-The template is written once over a small dialect object: `TEMPLATE` renders OpenCL
-(registered in `templates.TEMPLATES`), `CUDA_TEMPLATE` renders CUDA (registered in
-`codegen.cuda_templates.TEMPLATES`).
+The template is written once over a small dialect object: each target's templates/stencil.py
+instantiates `StencilTemplate` with its `Dialect` (targets/opencl, targets/cuda).
 """
 from __future__ import annotations
 
@@ -33,13 +32,11 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from ...ir import nodes as N
-from ...ir.typed import BoundKernel, CheckedKernel
-from ..cstyle import CStyleRenderer, GeneratedKernel, c_name
-from ..cuda import CUDARenderer
-from ..opencl import OpenCLRenderer
-from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_names, index_var,
-                   index_width, launch_expr, local_mem, max_work_group, rename, reserved_clash, signature, tree_map)
+from ..ir import nodes as N
+from ..ir.typed import BoundKernel, CheckedKernel
+from .cstyle import CStyleRenderer, GeneratedKernel, c_name
+from .template import (ExprEmitter, Match, NoMatch, Template, device_kind, index_names, index_var, index_width,
+                       launch_expr, rename, reserved_clash, tree_map)
 
 MAX_UNROLL = 64  # terms per unrolled reduction
 MAX_HALO = 16  # max - min offset per dimension
@@ -49,7 +46,8 @@ AXES = "XYZ"  # parameter suffix per hardware axis: X is the output's last dimen
 # ------------------------------------------------------------------ dialects
 @dataclass(frozen=True)
 class Dialect:
-    """What differs between OpenCL and CUDA in a tiled kernel with one barrier."""
+    """What differs between targets in a tiled kernel with one barrier (each target's
+    templates/stencil.py builds its own)."""
     target: str
     renderer: Callable[[int], CStyleRenderer]  # index_bits -> renderer
     local_decl: str  # qualifier of a local/shared array declared in the kernel body
@@ -57,46 +55,17 @@ class Dialect:
     local_id: Callable[[int], str]
     group_id: Callable[[int, str], str]  # (axis, index C type) -> the group's id as that type
     max_grid: Tuple[int, ...]  # groups (blocks) per hardware axis
-
-    def launch(self, grid: Sequence[str], block: Sequence[int]) -> str:
-        if self.target == "cuda":
-            return f"// @launch grid=({', '.join(grid)}) block=({', '.join(map(str, block))})"
-        glob = ", ".join(f"{g} * {b}" for g, b in zip(grid, block))
-        return f"// @launch global=({glob}) local=({', '.join(map(str, block))})"
-
-    def signature(self, ck: CheckedKernel, block: Sequence[int], bits: int) -> str:
-        if self.target == "cuda":
-            from ..cuda_templates import _signature  # late: cuda_templates imports this package
-            return _signature(ck, c_name(ck.name), f"__launch_bounds__({math.prod(block)})", bits)
-        dims = ", ".join(str(b) for b in list(block) + [1] * (3 - len(block)))
-        return signature(ck, ck.name, False, f"__attribute__((reqd_work_group_size({dims})))", bits)
-
-    def finish(self, match: Match, code: str, name: str, params: dict) -> GeneratedKernel:
-        if self.target == "cuda":
-            from ..cuda_templates import _finish
-            return _finish(match.checked, [code], name, params)
-        return finish(match, [code], name, params)
-
-    def limits(self, fp: Optional[dict]) -> Tuple[int, int]:
-        """(max work-group size, local memory bytes) of the device."""
-        if self.target == "cuda":  # static __shared__ arrays are capped at 48 KiB whatever the opt-in limit
-            return max_work_group(fp, 1024), min(local_mem(fp, 48 * 1024), 48 * 1024)
-        return max_work_group(fp, 256), local_mem(fp, 32 * 1024)
+    launch: Callable[[Sequence[str], Sequence[int]], str]  # (groups per axis, group size) -> @launch line
+    signature: Callable[[CheckedKernel, Sequence[int], int], str]  # (kernel, group size, index bits)
+    finish: Callable[[Match, str, str, dict], GeneratedKernel]  # (match, code, template name, params)
+    limits: Callable[[Optional[dict]], Tuple[int, int]]  # fingerprint -> (max group size, local bytes)
 
 
-OPENCL = Dialect("opencl", OpenCLRenderer, "__local", "barrier(CLK_LOCAL_MEM_FENCE);",
-                 lambda a: f"(int)get_local_id({a})", lambda a, t: f"({t})get_group_id({a})", (2 ** 63 - 1,) * 3)
-CUDA = Dialect("cuda", CUDARenderer, "__shared__", "__syncthreads();",
-               lambda a: f"(int)threadIdx.{'xyz'[a]}", lambda a, t: f"({t})blockIdx.{'xyz'[a]}",
-               (2 ** 31 - 1, 65535, 65535))
-
-
-class _DialectEmitter(TemplateEmitter):
-    """`TemplateEmitter` (access hook) writing the dialect's math names, literals and loads."""
+class _DialectEmitter(ExprEmitter):
+    """`ExprEmitter` (access hook) writing the dialect's math names, literals and loads."""
 
     def __init__(self, ck: CheckedKernel, renderer: CStyleRenderer, access: Callable[[N.Access], Optional[str]]):
-        super().__init__(ck, access=access, index_bits=renderer.index_bits)
-        self.r = renderer
+        super().__init__(renderer, ck, access=access)
 
 
 # ------------------------------------------------------------------ IR analysis
@@ -381,5 +350,3 @@ class StencilTemplate(Template):
         return dl.finish(match, "\n".join(L), self.name, p)
 
 
-TEMPLATE = StencilTemplate(OPENCL)
-CUDA_TEMPLATE = StencilTemplate(CUDA)

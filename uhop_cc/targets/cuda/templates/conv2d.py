@@ -26,15 +26,15 @@ from typing import List, Optional
 
 import re
 
-from ..ir import nodes as N
-from ..ir.typed import BoundKernel
-from .cstyle import GeneratedKernel, _Emitter, c_name
-from .cuda import CUDARenderer
-from .cuda_gemm import MAX_GRID, GemmTile, RowMajorA, mainloop
-from .templates.base import Match, NoMatch, index_var, index_width
-from .templates.base import Template as _SharedTemplate
-from .templates.conv2d import TEMPLATE as _OPENCL_CONV2D
-from .templates.conv2d import operands
+from ....ir import nodes as N
+from ....ir.typed import BoundKernel
+from ....codegen.cstyle import GeneratedKernel, _Emitter, c_name
+from ..renderer import CUDARenderer
+from .gemm import MAX_GRID, GemmTile, RowMajorA, mainloop
+from ....codegen.template import Match, NoMatch, index_var, index_width
+from ....codegen.template import Template as _SharedTemplate
+from .base import HookEmitter, finish, signature
+from ....codegen.conv2d_match import match_conv2d, operands
 
 __all__ = ["Conv2dTemplate", "CONV2D"]
 
@@ -101,7 +101,7 @@ class Conv2dTemplate(_SharedTemplate):
         return f"<cuda template {self.name}>"
 
     def _match(self, bound: BoundKernel) -> Match:
-        m = _OPENCL_CONV2D._match(bound)
+        m = match_conv2d(bound, self.name)
         if -(-int(m.info["shape"][1]) // 128) > MAX_GRID[1]:  # 128: the tallest tile of `space`
             raise NoMatch(f"{m.info['shape'][1]} output channels need more than {MAX_GRID[1]} blocks along "
                           "the grid's y axis")
@@ -126,7 +126,6 @@ class Conv2dTemplate(_SharedTemplate):
         return cands
 
     def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
-        from .cuda_templates import _HookEmitter, _finish, _signature  # late: cuda_templates registers this
 
         p = dict(self.space(match)[0])
         p.update(params or {})
@@ -148,7 +147,7 @@ class Conv2dTemplate(_SharedTemplate):
         cv, rv, sv = info["c"], info["r"], info["s"]
         la = info["launch"]  # N, K, OH, OW
         L: List[str] = [tile.launch(f"{la[0]} * {la[2]} * {la[3]}", la[1]),
-                        _signature(ck, c_name(ck.name), tile.bounds, bits) + "\n{"]
+                        signature(ck, c_name(ck.name), tile.bounds, bits) + "\n{"]
         w = L.append
         L.extend(tile.prologue(it))
         w(f"    const {it} _uM = {Yd[1]}, _uOH = {Yd[2]}, _uOW = {Yd[3]}, _uPQ = _uOH * _uOW;")
@@ -176,7 +175,7 @@ class Conv2dTemplate(_SharedTemplate):
         b = _Im2colB(tile, Xp, decompose("{0}", "_uXH", "_uXW"), it)
         L.extend(mainloop(tile, a, b, it))
         n, k, y, x = info["vars"]
-        epi = _HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None, index_bits=bits)
+        epi = HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None, index_bits=bits)
 
         def store() -> List[str]:
             body: List[str] = []
@@ -200,7 +199,7 @@ class Conv2dTemplate(_SharedTemplate):
         if bits == 64:  # offsets of (c, r, s) in 64 bits; the multiply-high path is unchanged (x * RS < 2^32)
             helpers = re.sub(r"\bint\b", it, helpers)
             used["index_bits"] = 64
-        return _finish(ck, [helpers, "\n".join(L)], self.name, used)
+        return finish(ck, [helpers, "\n".join(L)], self.name, used)
 
 
 _HELPERS = """static __device__ __forceinline__ int NAME__udiv(int n, unsigned m, int d)

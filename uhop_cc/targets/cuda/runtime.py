@@ -1,6 +1,6 @@
 """CUDA runtime: NVRTC compilation and the driver API (through cuda-bindings) under the uhopc ABI.
 
-The kernel ABI is OpenCL's (see `uhop_cc.runtime.opencl`), written in CUDA C++:
+The kernel ABI is OpenCL's (see `uhop_cc.targets.opencl.runtime`), written in CUDA C++:
 
 * a source holds one or more ``extern "C" __global__ void`` functions, each a *stage*
   announced by ``// @launch grid=(...) block=(...) [smem=BYTES]`` (parsed by
@@ -35,10 +35,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..ir.typed import BoundKernel
-from .placement import round_up
-from .opencl import (SCALAR_NP_DTYPE, TENSOR_NP_DTYPE, AbiError, GuardReport, LaunchFailure, Poison, RunResult,
-                     _host_inputs)
+from ...ir.typed import BoundKernel
+from ..placement import round_up
+from ..common import (SCALAR_NP_DTYPE, TENSOR_NP_DTYPE, AbiError, GuardReport, LaunchFailure, Poison, RunResult,
+                      host_inputs)
 
 __all__ = ["CudaBuild", "CUDADevice", "CudaUnavailable", "CudaPrepared", "nvrtc_compile", "nvrtc_available",
            "nvrtc_version", "cuda_available", "list_devices", "kernel_signatures", "DEVICE_ENV", "DEFAULT_ARCH",
@@ -358,7 +358,7 @@ class _Plan:
     def __init__(self, device: "CUDADevice", build: CudaBuild, stages: Sequence[Any], bound: BoundKernel):
         if not stages:
             raise AbiError("no stages: the source needs at least one `// @launch` annotated __global__ function")
-        from ..codegen.cstyle import c_name
+        from ...codegen.cstyle import c_name
         checked = bound.checked
         self.bound = bound
         self.stages = tuple(stages)
@@ -814,7 +814,7 @@ class CUDADevice:
         launch is refused or faults, ValueError for bad inputs."""
         poison = poison or Poison()
         plan = self._plan(program, stages, bound)
-        host = _host_inputs(bound, inputs)
+        host = host_inputs(bound, inputs)
         guard = round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes else 0
         canary = poison.canary or b"\xa5"
 
@@ -895,7 +895,7 @@ class CUDADevice:
     def prepare(self, program, stages: Sequence[Any], bound: BoundKernel, inputs: Mapping[str, Any]) -> CudaPrepared:
         """Allocate plain buffers, upload inputs, zero outputs/temporaries, pack the parameters."""
         plan = self._plan(program, stages, bound)
-        host = _host_inputs(bound, inputs)
+        host = host_inputs(bound, inputs)
         names = [(p.name, p.dtype) for p in bound.checked.inputs if not p.is_scalar]
         names += [(p.name, p.dtype) for p in bound.checked.outputs]
         if plan.temps_passed:

@@ -1,6 +1,6 @@
 """The TT-Metal (Tenstorrent) target: UIR -> a standalone TT-Metalium project.
 
-    from uhop_cc.codegen.ttmetal import emit_ttmetal_project, ttmetal_supports
+    from uhop_cc.targets.ttmetal import emit_ttmetal_project, ttmetal_supports
     reason = ttmetal_supports(bound)            # None, or why the program cannot be lowered
     proj = emit_ttmetal_project(bound, "out/add", cores="multi", arch="wormhole_b0")
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from .checks import SyntaxReport, check_structure, syntax_check
 from .lowering import TTMetalError, TTMetalPlan, plan_kernel
+from .target import TARGET, TTMetalTarget
 from .project import ARCHS, CORES, TTMetalProject, bf16_round, bf16_tolerance, emit_ttmetal_project, ttmetal_supports
 
-__all__ = ["emit_ttmetal_project", "ttmetal_supports", "TTMetalProject", "TTMetalError", "TTMetalPlan", "plan_kernel",
+__all__ = ["TARGET", "TTMetalTarget", "emit_ttmetal_project", "ttmetal_supports", "TTMetalProject", "TTMetalError", "TTMetalPlan", "plan_kernel",
            "syntax_check", "SyntaxReport", "check_structure", "bf16_round", "bf16_tolerance", "CORES", "ARCHS"]

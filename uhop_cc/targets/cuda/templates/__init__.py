@@ -1,7 +1,7 @@
 """First-tier CUDA templates: tiled SGEMM, fused row reductions (softmax, layernorm...), and
 vectorised elementwise kernels.
 
-    from uhop_cc.codegen.cuda_templates import TEMPLATES, select_template
+    from uhop_cc.targets.cuda.templates import TEMPLATES, select_template
     found = select_template(bound)            # (template, match) or None
     if found:
         t, m = found
@@ -35,132 +35,28 @@ its register path for the bound row length and keeps a loop path for longer rows
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from ..ir import nodes as N
-from ..ir import symbolic
-from ..ir.typed import BoundKernel, CheckedKernel
-from .cstyle import GeneratedKernel, _Emitter, c_name
-from .cuda import CUDARenderer
-from .cuda_gemm import MAX_GRID, GemmTile, RowMajorA, RowMajorB, mainloop
-from .templates.base import Match, NoMatch, index_width
-from .templates.base import Template as _SharedTemplate
+from ....ir import nodes as N
+from ....ir import symbolic
+from ....ir.typed import BoundKernel
+from ....codegen.cstyle import GeneratedKernel, _Emitter, c_name
+from ..renderer import CUDARenderer
+from .gemm import MAX_GRID, GemmTile, RowMajorA, RowMajorB, mainloop
+from ....codegen.template import Match, NoMatch, index_width
+from .base import (HookEmitter, Template, cuda_launch_expr, fingerprint_int, finish, index_uses, is_var, is_zero,
+                   names_clash, signature, with_bits)
 
 __all__ = ["TEMPLATES", "Template", "Match", "NoMatch", "select_template", "get_template", "SgemmTemplate",
            "RowReduceTemplate", "ElementwiseTemplate"]
 
 
-class Template(_SharedTemplate):
-    """The shared template API (`templates.base`), rendering CUDA."""
-
-    def __repr__(self) -> str:
-        return f"<cuda template {self.name}>"
-
-
-# ------------------------------------------------------------------ helpers
-def _reserved_clash(ck: CheckedKernel) -> bool:
-    names = set(ck.sizes) | set(ck.scalars) | set(ck.tensors)
-    for s in ck.body:
-        names.update(s.indices)
-        for n in N.walk(s.value):
-            if isinstance(n, N.Reduce):
-                names.update(v.name for v in n.vars)
-    return any(n.startswith("_u") for n in names)
-
-
-def _launch_expr(e: N.Expr) -> str:
-    """A size expression in the @launch grammar."""
-    if isinstance(e, N.Const) and not e.is_float:
-        return str(int(e.value))
-    if isinstance(e, N.Name):
-        return e.name
-    if isinstance(e, N.Call) and e.fn == "i32" and len(e.args) == 1:
-        return _launch_expr(e.args[0])
-    if isinstance(e, N.Unary) and e.op == "-":
-        return f"(0 - {_launch_expr(e.operand)})"
-    if isinstance(e, N.Binary) and e.op in ("+", "-", "*", "/"):
-        return f"({_launch_expr(e.lhs)} {e.op} {_launch_expr(e.rhs)})"
-    raise NoMatch(f"dimension {e!r} cannot be written in a @launch expression")
-
-
-def _is_var(e: N.Expr, name: Optional[str] = None) -> bool:
-    return isinstance(e, N.Name) and e.kind == "index" and (name is None or e.name == name)
-
-
-def _is_zero(e: Optional[N.Expr]) -> bool:
-    return isinstance(e, N.Const) and not e.is_float and int(e.value) == 0
-
-
-def _index_uses(e: N.Expr, out: List[str]) -> None:
-    """Index variables used as values (outside access indices and reduction ranges)."""
-    if isinstance(e, N.Name):
-        if e.kind == "index":
-            out.append(e.name)
-        return
-    if isinstance(e, N.Access):
-        return
-    for c in N.children(e):
-        _index_uses(c, out)
-
-
-class _HookEmitter(_Emitter):
-    """The generic expression compiler with substitutions: `access(e, out, ind)` may replace a
-    tensor load, `reduce(e)` a whole reduction, `names` maps index variables to C text."""
-
-    def __init__(self, ck: CheckedKernel, access: Optional[Callable] = None, reduce: Optional[Callable] = None,
-                 names: Optional[Dict[str, str]] = None, index_bits: int = 32):
-        super().__init__(CUDARenderer(index_bits), ck)
-        self.access_hook, self.reduce_hook = access, reduce
-        self.names = dict(names or {})
-
-    def value(self, e: N.Expr, out: List[str], ind: str) -> str:
-        if isinstance(e, N.Access) and self.access_hook is not None:
-            v = self.access_hook(e, out, ind)
-            if v is not None:
-                return v
-        if isinstance(e, N.Reduce) and self.reduce_hook is not None:
-            v = self.reduce_hook(e)
-            if v is not None:
-                return v
-        if isinstance(e, N.Name) and e.kind == "index" and e.name in self.names:
-            return self.names[e.name]
-        return super().value(e, out, ind)
-
-
-def _signature(ck: CheckedKernel, name: str, bounds: str, index_bits: int = 32) -> str:
-    sig = CUDARenderer(index_bits).signature(ck, name, with_temps=False)
-    return sig.replace('extern "C" __global__ void ', f'extern "C" __global__ {bounds} void ', 1)
-
-
-def _finish(ck: CheckedKernel, parts: Sequence[str], strategy: str, params: dict) -> GeneratedKernel:
-    head = [f"// {ck.name}: generated by uhopc (CUDA template `{strategy}`, "
-            + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"]
-    pre = CUDARenderer().preamble(ck)
-    if pre:
-        head.append(pre)
-    return GeneratedKernel("cuda", "\n\n".join(head + list(parts)) + "\n", c_name(ck.name), strategy, dict(params),
-                           "kernel.cu")
-
-
-def _with_bits(params: dict, bits: int) -> dict:
-    """The params a kernel records: `index_bits` only when its indices are 64-bit."""
-    return dict(params, index_bits=64) if bits == 64 else params
-
-
-def _fingerprint_int(fp: Optional[dict], key: str, default: int) -> int:
-    try:
-        return int(fp.get(key) or default) if fp else default
-    except (TypeError, ValueError):
-        return default
-
-
-# ------------------------------------------------------------------ sgemm
 class SgemmTemplate(Template):
     name = "sgemm"
 
     def _match(self, bound: BoundKernel) -> Match:
         ck = bound.checked
-        if _reserved_clash(ck):
+        if names_clash(ck):
             raise NoMatch("identifiers starting with `_u` are reserved")
         if len(ck.body) != 1:
             raise NoMatch("sgemm needs a single statement")
@@ -190,7 +86,7 @@ class SgemmTemplate(Template):
             info = ck.tensors[acc.tensor]
             if info.role != "input" or info.dtype != "f32" or info.rank != 2:
                 raise NoMatch("operands must be 2-D f32 inputs")
-            if not all(_is_var(x) for x in acc.indices):
+            if not all(is_var(x) for x in acc.indices):
                 raise NoMatch("operand indices must be bare variables")
             names = [x.name for x in acc.indices]
             if names == [i, k]:
@@ -204,10 +100,10 @@ class SgemmTemplate(Template):
             roles[role] = acc.tensor
         # the epilogue may use i, j and other tensors, but not k
         uses: List[str] = []
-        _index_uses(s.value, uses)
+        index_uses(s.value, uses)
         info = {"stmt": s, "red": red, "i": i, "j": j, "k": k, "A": roles["A"], "B": roles["B"],
                 "epilogue": s.value is not red,
-                "launch": {"M": _launch_expr(out.shape[0]), "N": _launch_expr(out.shape[1])},
+                "launch": {"M": cuda_launch_expr(out.shape[0]), "N": cuda_launch_expr(out.shape[1])},
                 "M": bound.shapes[s.target][0], "N": bound.shapes[s.target][1]}
         if -(-int(info["M"]) // 256) > MAX_GRID[1]:  # 256: the tallest tile of `space`
             raise NoMatch(f"{info['M']} rows need more than {MAX_GRID[1]} blocks along the grid's y axis")
@@ -220,11 +116,11 @@ class SgemmTemplate(Template):
                  dict(BM=256, BN=128, BK=16, TM=8, TN=8), dict(BM=128, BN=256, BK=16, TM=8, TN=8),
                  dict(BM=128, BN=64, BK=8, TM=8, TN=8), dict(BM=64, BN=128, BK=8, TM=8, TN=8),
                  dict(BM=64, BN=64, BK=16, TM=4, TN=4), dict(BM=128, BN=128, BK=16, TM=8, TN=4)]
-        max_threads = _fingerprint_int(device_fingerprint, "max_threads_per_block", 1024)
+        max_threads = fingerprint_int(device_fingerprint, "max_threads_per_block", 1024)
         M, N = int(match.info["M"]), int(match.info["N"])
         cands = [p for p in cands if GemmTile.renders(p) and GemmTile.of(p).threads <= max_threads
                  and GemmTile.of(p).grid_fits(N, M)]
-        sms = _fingerprint_int(device_fingerprint, "sm_count", 132)
+        sms = fingerprint_int(device_fingerprint, "sm_count", 132)
         blocks = lambda p: -(-M // p["BM"]) * -(-N // p["BN"])  # noqa: E731
         if blocks(cands[0]) < sms:
             enough = [p for p in cands if blocks(p) >= sms]
@@ -254,7 +150,7 @@ class SgemmTemplate(Template):
         A, B = ck.tensors[info["A"]], ck.tensors[info["B"]]
         An, Bn, Cn = c_name(info["A"]), c_name(info["B"]), c_name(s.target)
         la = info["launch"]
-        L: List[str] = [tile.launch(la["N"], la["M"]), _signature(ck, c_name(ck.name), tile.bounds, bits) + "\n{"]
+        L: List[str] = [tile.launch(la["N"], la["M"]), signature(ck, c_name(ck.name), tile.bounds, bits) + "\n{"]
         w = L.append
         L.extend(tile.prologue(it))
         w(f"    const {it} _uM = {em.int_expr(out.shape[0])}, _uN = {em.int_expr(out.shape[1])};")
@@ -287,7 +183,7 @@ class SgemmTemplate(Template):
                   "                if (_uj + _uq >= _uN) continue;",
                   f"                const {it} {c_name(info['i'])} = _ui;",
                   f"                const {it} {c_name(info['j'])} = _uj + _uq;"]
-            epi = _HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None,
+            epi = HookEmitter(ck, reduce=lambda e: "_uacc[_um][_uh * 4 + _uq]" if e is red else None,
                                index_bits=bits)
             body: List[str] = []
             val = epi.value(s.value, body, " " * 16)
@@ -295,7 +191,7 @@ class SgemmTemplate(Template):
 
         L.extend(tile.epilogue(store, it))
         w("}")
-        return _finish(ck, ["\n".join(L)], self.name, _with_bits(tile.params(), bits))
+        return finish(ck, ["\n".join(L)], self.name, with_bits(tile.params(), bits))
 
 
 # ------------------------------------------------------------------ row reductions
@@ -306,7 +202,7 @@ class RowReduceTemplate(Template):
 
     def _match(self, bound: BoundKernel) -> Match:
         ck = bound.checked
-        if _reserved_clash(ck):
+        if names_clash(ck):
             raise NoMatch("identifiers starting with `_u` are reserved")
         Rd: Optional[N.Expr] = None
         Cd: Optional[N.Expr] = None
@@ -347,7 +243,7 @@ class RowReduceTemplate(Template):
                 if len(red.vars) != 1 or red.op not in ("sum", "max", "min", "prod"):
                     raise NoMatch("reductions must be over one column variable")
                 v = red.vars[0]
-                if not _is_zero(v.lo):
+                if not is_zero(v.lo):
                     raise NoMatch("reductions must start at column 0")
                 set_c(v.hi)
                 if any(isinstance(n, N.Reduce) for n in N.walk(red.body)):
@@ -365,7 +261,7 @@ class RowReduceTemplate(Template):
         info = {"R": Rd, "C": Cd, "rows": bound.dim(Rd), "cols": bound.dim(Cd), "grid_inputs": sorted(grid_inputs),
                 "passes": n_red + sum(1 for s in ck.body if ck.tensors[s.target].rank == 2
                                       and ck.tensors[s.target].role == "output"),
-                "launch_R": _launch_expr(Rd), "launch_C": _launch_expr(Cd), "col_inputs": sorted(col_inputs)}
+                "launch_R": cuda_launch_expr(Rd), "launch_C": cuda_launch_expr(Cd), "col_inputs": sorted(col_inputs)}
         if int(info["rows"]) > MAX_GRID[0]:
             raise NoMatch(f"{info['rows']} rows need more blocks than CUDA's grid allows ({MAX_GRID[0]})")
         return Match(self.name, bound, info)
@@ -382,7 +278,7 @@ class RowReduceTemplate(Template):
                 raise NoMatch(f"index `{x.name}` has no row/column role")
             if isinstance(x, N.Access):
                 t = ck.tensors[x.tensor]
-                if not all(_is_var(i) for i in x.indices):
+                if not all(is_var(i) for i in x.indices):
                     raise NoMatch("accesses must use bare index variables")
                 kinds = [roles.get(i.name) for i in x.indices]
                 if None in kinds:
@@ -424,7 +320,7 @@ class RowReduceTemplate(Template):
 
     def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
         C = max(int(match.info["cols"]), 1)
-        maxt = min(1024, _fingerprint_int(device_fingerprint, "max_threads_per_block", 1024))
+        maxt = min(1024, fingerprint_int(device_fingerprint, "max_threads_per_block", 1024))
         maxt = max(32, maxt // 32 * 32)
         ck = match.checked
         cached = [n for n in match.info["grid_inputs"] if ck.tensors[n].dtype == "f32"]
@@ -450,7 +346,7 @@ class RowReduceTemplate(Template):
             add(regs(min(kt, kmax)))
         # streaming loops over the row (any C): the row cached in shared memory when read more than once
         threads = min(maxt, max(32, -(-(-(-C // 8)) // 32) * 32))
-        optin = _fingerprint_int(device_fingerprint, "shared_mem_per_block_optin", self.CACHE_LIMIT)
+        optin = fingerprint_int(device_fingerprint, "shared_mem_per_block_optin", self.CACHE_LIMIT)
         cache = bool(cached) and match.info["passes"] > 1 and C * 4 * len(cached) <= min(self.CACHE_LIMIT, optin)
         add(dict(THREADS=threads, ROWS=1, REGS=0, CACHE=int(cache)))
         if cache:
@@ -501,7 +397,7 @@ class RowReduceTemplate(Template):
         block = f"{T}" if RB == 1 else f"{T}, {RB}"
         w(f"// @launch grid=({grid}) block=({block}){smem}")
         bounds = f"__launch_bounds__({T * RB}, {MINB})" if MINB else f"__launch_bounds__({T * RB})"
-        w(_signature(ck, c_name(ck.name), bounds, bits) + "\n{")
+        w(signature(ck, c_name(ck.name), bounds, bits) + "\n{")
         if cached:
             w("    extern __shared__ __align__(16) float _ush[];")
         red_types = sorted({r.ctype(n.dtype) for s in ck.body for n in N.walk(s.value) if isinstance(n, N.Reduce)})
@@ -568,7 +464,7 @@ class RowReduceTemplate(Template):
                 return r.load(cn, role_text, t.dtype)
             return r.load(cn, "0", t.dtype)
 
-        em = _HookEmitter(ck, access=access, index_bits=bits)
+        em = HookEmitter(ck, access=access, index_bits=bits)
         rowvals: Dict[str, str] = {}
         nred = [0]
 
@@ -789,7 +685,7 @@ class RowReduceTemplate(Template):
             used["MINB"] = MINB
         if HINT:
             used["HINT"] = HINT
-        return _finish(ck, ["\n".join(L)], self.name, _with_bits(used, bits))
+        return finish(ck, ["\n".join(L)], self.name, with_bits(used, bits))
 
 
 # ------------------------------------------------------------------ elementwise
@@ -798,7 +694,7 @@ class ElementwiseTemplate(Template):
 
     def _match(self, bound: BoundKernel) -> Match:
         ck = bound.checked
-        if _reserved_clash(ck):
+        if names_clash(ck):
             raise NoMatch("identifiers starting with `_u` are reserved")
         if len(ck.body) != 1:
             raise NoMatch("elementwise needs a single statement")
@@ -809,7 +705,7 @@ class ElementwiseTemplate(Template):
         if any(isinstance(n, N.Reduce) for n in N.walk(s.value)):
             raise NoMatch("elementwise statements have no reductions")
         uses: List[str] = []
-        _index_uses(s.value, uses)
+        index_uses(s.value, uses)
         if uses:
             raise NoMatch("index variables used as values")
         flat, scalar = set(), set()
@@ -824,12 +720,12 @@ class ElementwiseTemplate(Template):
                 continue
             if t.dtype != "f32":
                 raise NoMatch("tensor operands must be f32")
-            if len(n.indices) != len(s.indices) or not all(_is_var(x, v) for x, v in zip(n.indices, s.indices)):
+            if len(n.indices) != len(s.indices) or not all(is_var(x, v) for x, v in zip(n.indices, s.indices)):
                 raise NoMatch("accesses must use the statement's own indices, in order")
             if not all(symbolic.same(a, b) for a, b in zip(t.shape, out.shape)):
                 raise NoMatch(f"`{n.tensor}` does not have the output's shape")
             flat.add(n.tensor)
-        total = " * ".join(_launch_expr(d) for d in out.shape)
+        total = " * ".join(cuda_launch_expr(d) for d in out.shape)
         return Match(self.name, bound, {"stmt": s, "flat": sorted(flat), "scalar": sorted(scalar), "total": total})
 
     def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:
@@ -855,7 +751,7 @@ class ElementwiseTemplate(Template):
         L: List[str] = []
         w = L.append
         w(f"// @launch grid=(cdiv({info['total']}, {4 * per_block})) block=({T})")
-        w(_signature(ck, c_name(ck.name), f"__launch_bounds__({T})", bits) + "\n{")
+        w(signature(ck, c_name(ck.name), f"__launch_bounds__({T})", bits) + "\n{")
         total = " * ".join(f"(long long)({em0.int_expr(d)})" for d in out.shape)
         w(f"    const long long _un = {total};")
         w("    const long long _unv = _un >> 2;")
@@ -887,7 +783,7 @@ class ElementwiseTemplate(Template):
                 if not e.indices:
                     return r.load(c_name(e.tensor), "0", ck.tensors[e.tensor].dtype)
                 return f"_ux_{c_name(e.tensor)}[_uu].{lane}"
-            em = _HookEmitter(ck, access=access, index_bits=bits)
+            em = HookEmitter(ck, access=access, index_bits=bits)
             em.counter = 1000 * ("xyzw".index(lane) + 1)
             body: List[str] = []
             val = em.value(s.value, body, " " * 20)
@@ -905,22 +801,22 @@ class ElementwiseTemplate(Template):
             if not e.indices:
                 return r.load(c_name(e.tensor), "0", ck.tensors[e.tensor].dtype)
             return f"{c_name(e.tensor)}[_ui]"
-        em = _HookEmitter(ck, access=access_s, index_bits=bits)
+        em = HookEmitter(ck, access=access_s, index_bits=bits)
         body = []
         val = em.value(s.value, body, " " * 8)
         L.extend(body)
         w(f"        {On}[_ui] = {val};")
         w("    }")
         w("}")
-        return _finish(ck, ["\n".join(L)], self.name, _with_bits({"THREADS": T, "UNROLL": U}, bits))
+        return finish(ck, ["\n".join(L)], self.name, with_bits({"THREADS": T, "UNROLL": U}, bits))
 
 
 SGEMM = SgemmTemplate()
 ROWREDUCE = RowReduceTemplate()
 ELEMENTWISE = ElementwiseTemplate()
-from .cuda_conv2d import CONV2D  # noqa: E402  (implicit GEMM on the shared main loop)
+from .conv2d import CONV2D  # noqa: E402  (implicit GEMM on the shared main loop)
 
-from .templates.stencil import CUDA_TEMPLATE as STENCIL  # noqa: E402  (shared with OpenCL)
+from .stencil import TEMPLATE as STENCIL  # noqa: E402  (the shared schedule, codegen/stencil.py)
 
 TEMPLATES: List[Template] = [SGEMM, ROWREDUCE, ELEMENTWISE, CONV2D, STENCIL]
 

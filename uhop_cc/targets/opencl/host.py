@@ -22,133 +22,26 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, List, Mapping, Optional, Union
 
 import numpy as np
 
 from ...ir import interpreter
-from ...ir import nodes as N
 from ...ir.typed import BoundKernel
 from ...lower.spec import KernelSpec, build_spec
-from ...verify.tolerance import reduction_length, tolerance_for
-from ..cstyle import GeneratedKernel, c_name
-from ..launch import LaunchError, Node, Stage, parse_launch
-from . import golden
+from ...verify.tolerance import tolerance_for
+from ...codegen.cstyle import GeneratedKernel, c_name
+from ...codegen.launch import LaunchError, Stage, parse_launch
+from ...codegen import golden
+from ..hostgen import cpp_launch_expr, cstr, ident, output_reduction_lengths, size_symbols, tensor_rows
 
 __all__ = ["emit_opencl_project", "cpp_launch_expr", "output_reduction_lengths", "TEMPLATE"]
 
-TEMPLATE = Path(__file__).with_name("opencl_main.cpp.in")
+TEMPLATE = Path(__file__).with_name("host_main.cpp.in")
 
-_DTYPE_ENUM = {"f32": "DType::F32", "f64": "DType::F64", "f16": "DType::F16", "i32": "DType::I32"}
 # Scalars by value: f16 scalars travel as float, like the generic kernels declare them.
 _SCALAR_TYPE = {"f32": "cl_float", "f64": "cl_double", "f16": "cl_float", "i32": "cl_int"}
 _INT32_MAX = 2 ** 31 - 1
-
-_CPP_KEYWORDS = frozenset("""
-alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t char32_t class
-compl concept const consteval constexpr constinit const_cast continue co_await co_return co_yield decltype
-default delete do double dynamic_cast else enum explicit export extern false float for friend goto if inline
-int long mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public
-register reinterpret_cast requires return short signed sizeof static static_assert static_cast struct switch
-template this thread_local throw true try typedef typeid typename union unsigned using virtual void volatile
-wchar_t while xor xor_eq main NULL
-""".split())
-
-
-def _ident(name: str) -> str:
-    """A UIR identifier as a C++ identifier (inside our own namespaces)."""
-    return name + "_" if name in _CPP_KEYWORDS or name.startswith("__") else name
-
-
-def tensor_rows(spec, tolerances):
-    """The host table of tensors (inputs, outputs, temporaries) and each tensor's row in it.
-
-    Shared by the OpenCL and CUDA host emitters: outputs carry their golden file and tolerance."""
-    index: Dict[str, int] = {}
-    rows = []
-    for role, specs in (("Input", spec.inputs), ("Output", spec.outputs), ("Temp", spec.temps)):
-        for t in specs:
-            index[t.name] = len(rows)
-            shape = "{" + ", ".join(str(int(d)) for d in t.shape) + "}"
-            if role == "Input":
-                file, rtol, atol = golden.input_file(t.name), 0.0, 0.0
-            elif role == "Output":
-                file = golden.golden_file(t.name)
-                rtol, atol = tolerances[t.name].rtol, tolerances[t.name].atol
-            else:
-                file, rtol, atol = "", 0.0, 0.0
-            rows.append(f"    {{{_cstr(t.name)}, Role::{role}, {_DTYPE_ENUM[t.dtype]}, {shape}, {_cstr(file)}, "
-                        f"{_double(rtol)}, {_double(atol)}}},")
-    return index, rows
-
-
-def _cstr(text: str) -> str:
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif " " <= ch <= "~":
-            out.append(ch)
-        else:
-            out.append("?")
-    return '"' + "".join(out) + '"'
-
-
-def _double(x: float) -> str:
-    """A C++ double literal that reads back exactly."""
-    if math.isnan(x):
-        return "std::numeric_limits<double>::quiet_NaN()"
-    if math.isinf(x):
-        return ("" if x > 0 else "-") + "std::numeric_limits<double>::infinity()"
-    return repr(float(x))
-
-
-# ---------------------------------------------------------------- @launch trees -> C++
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 3}
-
-
-def cpp_launch_expr(node: Node, symbols: Mapping[str, str]) -> str:
-    """A parsed @launch expression as C++ over the size constants (`symbols`: name -> C++).
-
-    `/` is floor division (`floordiv`), `cdiv` and `roundup` are the host's inline functions:
-    the same integer semantics as `launch.evaluate`."""
-
-    def go(n: Node, parent: int, right: bool) -> str:
-        if isinstance(n, bool):
-            raise LaunchError(f"not a @launch expression: {n!r}")
-        if isinstance(n, int):
-            text = str(n) if abs(n) <= _INT32_MAX else f"{n}LL"
-            return f"({text})" if n < 0 else text
-        if isinstance(n, str):
-            if n not in symbols:
-                raise LaunchError(f"@launch uses `{n}`, which is not a size symbol "
-                                  f"(sizes: {', '.join(sorted(symbols)) or 'none'})")
-            return symbols[n]
-        op, a, b = n
-        if op in ("cdiv", "roundup"):
-            return f"{op}({go(a, 0, False)}, {go(b, 0, False)})"
-        if op == "/":
-            return f"floordiv({go(a, 0, False)}, {go(b, 0, False)})"
-        if op == "-" and a == 0 and not isinstance(a, bool):
-            return f"-{go(b, 3, True)}" if parent < 3 else f"(-{go(b, 3, True)})"
-        if op not in _PREC:
-            raise LaunchError(f"unknown @launch operator {op!r}")
-        p = _PREC[op]
-        text = f"{go(a, p, False)} {op} {go(b, p, True)}"
-        return f"({text})" if p < parent or (right and p == parent) else text
-
-    return go(node, 0, False)
-
-
-def _symbols(bound: BoundKernel) -> Dict[str, str]:
-    out = {}
-    for s in bound.checked.sizes:
-        out[s] = f"sizes::{_ident(s)}"
-        out.setdefault(c_name(s), f"sizes::{_ident(s)}")  # the generic lowering writes sizes as C names
-    return out
-
 
 def _geometry_case(i: int, st: Stage, symbols: Mapping[str, str]) -> str:
     if st.grid_style:
@@ -184,17 +77,17 @@ def _scalar_literal(dtype: str, value: Union[int, float]) -> str:
 def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, scalars: Mapping[str, Any],
                        tolerances: Mapping[str, Any], size_type: str = "cl_int") -> str:
     ck = bound.checked
-    symbols = _symbols(bound)
+    symbols = size_symbols(bound)
     L: List[str] = []
-    L.append(f"static const char* const kKernelName = {_cstr(ck.name)};")
+    L.append(f"static const char* const kKernelName = {cstr(ck.name)};")
     L.append('static const char* const kKernelFile = "kernel.cl";')
     sizes_text = " ".join(f"{s}={bound.sizes[s]}" for s in ck.sizes) or "(none)"
-    L.append(f"static const char* const kSizesText = {_cstr(sizes_text)};")
+    L.append(f"static const char* const kSizesText = {cstr(sizes_text)};")
     L.append("")
     L.append("// Size symbols: every stage gets them as `int` after the buffers; the @launch geometry uses them.")
     L.append("namespace sizes {")
     for s in ck.sizes:
-        L.append(f"constexpr long long {_ident(s)} = {int(bound.sizes[s])};")
+        L.append(f"constexpr long long {ident(s)} = {int(bound.sizes[s])};")
     L.append("}  // namespace sizes")
     L.append("")
     if ck.scalars:
@@ -203,7 +96,7 @@ def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, scalars: Ma
         for p in ck.inputs:
             if p.is_scalar:
                 v = scalars[p.name]
-                L.append(f"constexpr {_SCALAR_TYPE[p.dtype]} {_ident(p.name)} = {_scalar_literal(p.dtype, v)};"
+                L.append(f"constexpr {_SCALAR_TYPE[p.dtype]} {ident(p.name)} = {_scalar_literal(p.dtype, v)};"
                          f"  // {p.dtype} {v!r}")
         L.append("}  // namespace scalars")
         L.append("")
@@ -227,7 +120,7 @@ def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, scalars: Ma
     L.append("// The stages, run in this order.")
     L.append("static const Stage kStages[] = {")
     for st in stages:
-        L.append(f"    {{{_cstr(st.kernel_name)}, {_cstr(st.annotation)}}},")
+        L.append(f"    {{{cstr(st.kernel_name)}, {cstr(st.annotation)}}},")
     L.append("};")
     L.append("")
     L.append("// Launch geometry of each stage: its @launch annotation over the size constants.")
@@ -245,20 +138,20 @@ def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, scalars: Ma
     L.append("    cl_uint i = 0;")
     for p in ck.inputs:
         if p.is_scalar:
-            L.append(f"    set_arg(k, i++, scalars::{_ident(p.name)}, {_cstr(p.name)});")
+            L.append(f"    set_arg(k, i++, scalars::{ident(p.name)}, {cstr(p.name)});")
         else:
-            L.append(f"    set_arg(k, i++, buffers[{index[p.name]}], {_cstr(p.name)});")
+            L.append(f"    set_arg(k, i++, buffers[{index[p.name]}], {cstr(p.name)});")
     for p in ck.outputs:
-        L.append(f"    set_arg(k, i++, buffers[{index[p.name]}], {_cstr(p.name)});")
+        L.append(f"    set_arg(k, i++, buffers[{index[p.name]}], {cstr(p.name)});")
     if spec.temps:
         L.append("    if (with_temps) {")
         for t in spec.temps:
-            L.append(f"        set_arg(k, i++, buffers[{index[t.name]}], {_cstr(t.name)});")
+            L.append(f"        set_arg(k, i++, buffers[{index[t.name]}], {cstr(t.name)});")
         L.append("    }")
     else:
         L.append("    (void)with_temps;  // no temporaries")
     for s in ck.sizes:
-        L.append(f"    set_arg(k, i++, static_cast<{size_type}>(sizes::{_ident(s)}), {_cstr(s)});")
+        L.append(f"    set_arg(k, i++, static_cast<{size_type}>(sizes::{ident(s)}), {cstr(s)});")
     L.append("}")
     return "\n".join(L)
 
@@ -356,39 +249,6 @@ def _readme(bound: BoundKernel, spec: KernelSpec, stages, tolerances, scalars, k
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- tolerances
-class _Statements:
-    """A bound kernel seen through a subset of its statements (for `reduction_length`)."""
-
-    def __init__(self, bound: BoundKernel, body):
-        self.checked = type("_Body", (), {"body": tuple(body)})()
-        self.range_of = bound.range_of
-
-
-def output_reduction_lengths(bound: BoundKernel) -> Dict[str, int]:
-    """Per output, the longest reduction among the statements it depends on (itself, and the
-    statements that computed any tensor it reads, transitively): `verify.tolerance`'s rule
-    applied to that output's slice of the kernel, so an elementwise output next to a long
-    reduction keeps a tight tolerance."""
-    body = bound.checked.body
-    writers: Dict[str, List[int]] = {}
-    for i, s in enumerate(body):
-        writers.setdefault(s.target, []).append(i)
-    out = {}
-    for p in bound.checked.outputs:
-        seen, todo = set(), list(writers.get(p.name, ()))
-        while todo:
-            i = todo.pop()
-            if i in seen:
-                continue
-            seen.add(i)
-            for n in N.walk(body[i].value):
-                if isinstance(n, N.Access):
-                    todo.extend(j for j in writers.get(n.tensor, ()) if j < i)
-        out[p.name] = reduction_length(_Statements(bound, [body[i] for i in sorted(seen)])) if seen else 1
-    return out
-
-
 # ---------------------------------------------------------------- entry point
 def emit_opencl_project(bound: BoundKernel, generated: GeneratedKernel, outdir: Union[str, Path], *,
                         seed: int = 0, inputs: Optional[Mapping[str, Any]] = None) -> Path:
@@ -406,7 +266,7 @@ def emit_opencl_project(bound: BoundKernel, generated: GeneratedKernel, outdir: 
             raise ValueError(f"size {s}={bound.sizes[s]} does not fit the ABI's `int`")
 
     stages = parse_launch(generated.source, "opencl")
-    symbols = _symbols(bound)
+    symbols = size_symbols(bound)
     for st in stages:  # fail here, not in the C++, for an annotation that cannot run
         for e in st.global_expr + (st.local_expr or ()):
             cpp_launch_expr(e, symbols)

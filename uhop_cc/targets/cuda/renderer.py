@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from typing import List
 
-from ..ir import nodes as N
-from ..ir.typed import CheckedKernel
-from .cstyle import CStyleRenderer
+from ...ir import nodes as N
+from ...ir.typed import CheckedKernel
+from ...codegen.cstyle import CStyleRenderer
 
 __all__ = ["CUDARenderer", "F16_HELPERS", "uses_dtype"]
 

@@ -29,11 +29,10 @@ from ...ir import interpreter
 from ...ir.typed import BoundKernel
 from ...lower.spec import KernelSpec, build_spec
 from ...verify.tolerance import tolerance_for
-from ..cstyle import GeneratedKernel, c_name
-from ..launch import LaunchError, Stage, parse_launch
-from . import golden
-from .opencl_host import (_cstr, _ident, _symbols, cpp_launch_expr, output_reduction_lengths,
-                          tensor_rows)
+from ...codegen.cstyle import GeneratedKernel, c_name
+from ...codegen.launch import LaunchError, Stage, parse_launch
+from ...codegen import golden
+from ..hostgen import cpp_launch_expr, cstr, ident, output_reduction_lengths, size_symbols, tensor_rows
 
 __all__ = ["emit_cuda_project", "MAIN_TEMPLATE"]
 
@@ -59,7 +58,7 @@ def _scalar_literal(dtype: str, value: Union[int, float]) -> str:
 def _stage_code(i: int, st: Stage, params: List[str], bound: BoundKernel, spec: KernelSpec,
                 index: Mapping[str, int], symbols: Mapping[str, str]) -> str:
     """One `case` of launch_stage: geometry, then the kernel launch with ABI-ordered arguments."""
-    from ...runtime.cuda import _param_type
+    from .runtime import _param_type
     ck = bound.checked
     n_base = len(ck.inputs) + len(ck.outputs) + len(ck.sizes)
     n_temps = len(spec.temps)
@@ -99,11 +98,11 @@ def _stage_code(i: int, st: Stage, params: List[str], bound: BoundKernel, spec: 
             args.append(f"reinterpret_cast<{base}*>(_ubuffers[{index[name]}])")
         elif kind == "scalar":
             if dtype == "f16" and base not in ("float", ""):
-                args.append(f"half_bits(scalars::{_ident(name)})")
+                args.append(f"half_bits(scalars::{ident(name)})")
             else:
-                args.append(f"static_cast<{base or _SCALAR_TYPE[dtype]}>(scalars::{_ident(name)})")
+                args.append(f"static_cast<{base or _SCALAR_TYPE[dtype]}>(scalars::{ident(name)})")
         else:
-            args.append(f"static_cast<{base or 'int'}>(sizes::{_ident(name)})")  # int, or long long past 2^31
+            args.append(f"static_cast<{base or 'int'}>(sizes::{ident(name)})")  # int, or long long past 2^31
     note = st.annotation.lstrip("/ ").strip()
     name = st.kernel_name
     return "\n".join([
@@ -128,22 +127,22 @@ def _stage_code(i: int, st: Stage, params: List[str], bound: BoundKernel, spec: 
 def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, sigs: Mapping[str, List[str]],
                        scalars: Mapping[str, Any], tolerances: Mapping[str, Any]) -> str:
     ck = bound.checked
-    symbols = _symbols(bound)
+    symbols = size_symbols(bound)
     L: List[str] = []
-    L.append(f"static const char* const kKernelName = {_cstr(ck.name)};")
+    L.append(f"static const char* const kKernelName = {cstr(ck.name)};")
     sizes_text = " ".join(f"{s}={bound.sizes[s]}" for s in ck.sizes) or "(none)"
-    L.append(f"static const char* const kSizesText = {_cstr(sizes_text)};")
+    L.append(f"static const char* const kSizesText = {cstr(sizes_text)};")
     L.append("")
     L.append("namespace sizes {")
     for s in ck.sizes:
-        L.append(f"constexpr long long {_ident(s)} = {int(bound.sizes[s])};")
+        L.append(f"constexpr long long {ident(s)} = {int(bound.sizes[s])};")
     L.append("}  // namespace sizes")
     if ck.scalars:
         L.append("namespace scalars {")
         for p in ck.inputs:
             if p.is_scalar:
                 v = scalars[p.name]
-                L.append(f"constexpr {_SCALAR_TYPE[p.dtype]} {_ident(p.name)} = {_scalar_literal(p.dtype, v)};"
+                L.append(f"constexpr {_SCALAR_TYPE[p.dtype]} {ident(p.name)} = {_scalar_literal(p.dtype, v)};"
                          f"  // {p.dtype} {v!r}")
         L.append("}  // namespace scalars")
     L.append(f"static const double kFlops = {float(spec.flops)!r};")
@@ -155,7 +154,7 @@ def _generated_section(bound: BoundKernel, spec: KernelSpec, stages, sigs: Mappi
     L.append("};")
     L.append("static const Stage kStages[] = {")
     for st in stages:
-        L.append(f"    {{{_cstr(st.kernel_name)}, {_cstr(st.annotation)}}},")
+        L.append(f"    {{{cstr(st.kernel_name)}, {cstr(st.annotation)}}},")
     L.append("};")
     L.append("")
     L.append("// Launch stage `s` on `stream` with the ABI's arguments; false when its grid is empty.")
@@ -677,7 +676,7 @@ def emit_cuda_project(bound: BoundKernel, generated: GeneratedKernel, outdir: Un
     Inputs are `interpreter.random_inputs(bound, seed)` unless given; the golden outputs are
     `interpreter.run(bound, inputs)`. Returns `outdir`. Raises `LaunchError` for a source whose
     stages cannot be launched under the ABI, ValueError for bad inputs."""
-    from ...runtime.cuda import kernel_signatures
+    from .runtime import kernel_signatures
     if generated.target != "cuda":
         raise ValueError(f"emit_cuda_project needs a CUDA kernel, got target `{generated.target}`")
     ck = bound.checked

@@ -31,7 +31,7 @@ import numpy as np
 from ...ir import interpreter
 from ...ir.typed import BoundKernel
 from ...lower.spec import build_spec
-from ..host import golden
+from ...codegen import golden
 from .checks import DECLS_DIR, SYNTAX_FLAGS, syntax_commands
 from .host import host_runtime_arg_exprs, host_source
 from .kernels import KERNEL_FILES, all_sources, runtime_args

@@ -1,31 +1,28 @@
-"""What every template shares: the Template/Match API, device defaults, IR rewriting and
-an expression emitter built on the generic lowering's `_Emitter`.
+"""What every template of every target shares: the Template/Match API, device defaults, IR
+rewriting and an expression emitter built on the generic lowering's `_Emitter`.
 
-A template recognises a program structurally on the typed IR (`match`), proposes
-schedule parameters (`space`, the first one being the device's default) and renders
-OpenCL source under the generic lowering's ABI (`render`). Expressions inside template
-kernels are compiled by `TemplateEmitter`, a subclass of the generic `_Emitter` whose
-hooks substitute loads (vector loads, values kept in registers, accumulators) so every
-construct of the language keeps working.
+A template recognises a program structurally on the typed IR (`match`), proposes schedule
+parameters (`space`, the first one being the device's default) and renders source under the
+generic lowering's ABI (`render`). Expressions inside template kernels are compiled by
+`ExprEmitter`, a subclass of the generic `_Emitter` whose hooks substitute loads (vector loads,
+values kept in registers, accumulators) so every construct of the language keeps working; each
+target binds it to its renderer.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
-from ...ir import nodes as N
-from ...ir.limits import deep
-from ...ir.typed import BoundKernel, CheckedKernel
-from ...lower.indexing import index_bits
-from ..cstyle import GeneratedKernel, _Emitter, c_name
-from ..opencl import OpenCLRenderer
+from ..ir import nodes as N
+from ..ir.limits import deep
+from ..ir.typed import BoundKernel, CheckedKernel
+from ..lower.indexing import index_bits
+from .cstyle import CStyleRenderer, GeneratedKernel, _Emitter
 
-__all__ = ["Match", "Template", "NoMatch", "TemplateEmitter", "device_kind", "max_work_group", "local_mem",
-           "compute_units",
-           "launch_expr", "tree_map", "rename", "index_names", "is_uniform", "vector_safe", "reserved_clash",
-           "lanes", "vtype", "signature", "finish", "abi_args", "store_helper", "index_var", "fma_step",
-           "index_width", "index_ctype"]
+__all__ = ["Match", "Template", "NoMatch", "ExprEmitter", "device_kind", "max_work_group", "local_mem",
+           "compute_units", "launch_expr", "tree_map", "rename", "index_names", "is_uniform", "vector_safe",
+           "reserved_clash", "lanes", "vtype", "index_var", "index_width", "VECTOR_MATH", "LANE"]
 
 
 class NoMatch(Exception):
@@ -100,11 +97,6 @@ def index_width(match: Match, params: Optional[Mapping] = None) -> int:
     if asked == 32 and need == 64:
         raise ValueError("this shape has more than 2^31 - 1 elements: its indices need index_bits=64")
     return asked or need
-
-
-def index_ctype(bits: int) -> str:
-    """OpenCL C's type for indices and sizes at `bits`."""
-    return "long" if bits == 64 else "int"
 
 
 # ------------------------------------------------------------------ device facts
@@ -295,7 +287,7 @@ def lanes(value: str, n: int) -> List[str]:
     return [f"{value}.s{LANE[i]}" for i in range(n)]
 
 
-class TemplateEmitter(_Emitter):
+class ExprEmitter(_Emitter):
     """The generic expression compiler with substitution hooks.
 
     access(e) -> C text or None: replaces a tensor load (a register, a vector load...);
@@ -304,10 +296,11 @@ class TemplateEmitter(_Emitter):
     so that uniform arguments of two-argument math functions are widened.
     """
 
-    def __init__(self, ck: CheckedKernel, access: Optional[Callable[[N.Access], Optional[str]]] = None,
+    def __init__(self, renderer: CStyleRenderer, ck: CheckedKernel,
+                 access: Optional[Callable[[N.Access], Optional[str]]] = None,
                  reduce: Optional[Callable[[N.Reduce], Optional[str]]] = None, vector: int = 1,
-                 varying: Iterable[str] = (), index_bits: int = 32):
-        super().__init__(OpenCLRenderer(index_bits), ck)
+                 varying: Iterable[str] = ()):
+        super().__init__(renderer, ck)
         self.access_hook = access
         self.reduce_hook = reduce
         self.vector = vector
@@ -339,73 +332,3 @@ class TemplateEmitter(_Emitter):
                     args.append(f"(({vtype('float', self.vector)})({v}))" if u else v)
                 return self.r.math(e.fn, e.dtype, args)
         return super().call(e, out, ind)
-
-
-def signature(ck: CheckedKernel, name: str, with_temps: bool = False, attrs: str = "",
-              index_bits: int = 32) -> str:
-    """The ABI signature (temporaries only when asked), with optional __attribute__ text."""
-    r = OpenCLRenderer(index_bits)
-    sig = r.signature(ck, name, with_temps)
-    if attrs:
-        sig = sig.replace("__kernel void ", f"__kernel {attrs} void ", 1)
-    return sig
-
-
-def finish(match: Match, parts: Sequence[str], strategy: str, params: dict) -> GeneratedKernel:
-    ck = match.checked
-    head = [f"// {ck.name}: generated by uhopc (template `{strategy}`, params "
-            + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"]
-    pre = OpenCLRenderer().preamble(ck)
-    if pre:
-        head.append(pre)
-    return GeneratedKernel("opencl", "\n\n".join(head + list(parts)) + "\n", ck.name, strategy, dict(params),
-                           "kernel.cl")
-
-
-def abi_args(ck: CheckedKernel, index_bits: int = 32) -> List[Tuple[str, str]]:
-    """(declaration, C name) of every ABI argument, without temporaries."""
-    r = OpenCLRenderer(index_bits)
-    out = []
-    for p in ck.inputs:
-        if p.is_scalar:
-            out.append((f"const {r.ctype(p.dtype)} {c_name(p.name)}", c_name(p.name)))
-        else:
-            out.append((f"__global const {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
-    for p in ck.outputs:
-        out.append((f"__global {r.storage_type(p.dtype)}* restrict {c_name(p.name)}", c_name(p.name)))
-    out.extend((f"const {r.index_ctype} {c_name(s)}", c_name(s)) for s in ck.sizes)
-    return out
-
-
-def store_helper(ck: CheckedKernel, s: N.Stmt, red: N.Reduce, index_vars: Sequence[str], fname: str,
-                 index_bits: int = 32) -> str:
-    """`void fname(<ABI args>, <index vars>, float _uacc)`: evaluates the statement with its one
-    reduction replaced by `_uacc` (the epilogue: bias, activation...) and stores the element."""
-    em = TemplateEmitter(ck, reduce=lambda e: "_uacc" if e is red else None, index_bits=index_bits)
-    params = [d for d, _ in abi_args(ck, index_bits)] + [f"const {em.r.index_ctype} {c_name(v)}" for v in index_vars]
-    params.append(f"const {em.r.ctype(red.dtype)} _uacc")
-    body: List[str] = []
-    val = em.value(s.value, body, "    ")
-    out = ck.tensors[s.target]
-    flat = em.flat_index(s.target, tuple(index_var(v) for v in s.indices))
-    lines = [f"void {fname}(" + ",\n    ".join(params) + ")\n{"]
-    lines.extend(body)
-    lines.append("    " + em.r.store(c_name(s.target), flat, val, out.dtype))
-    lines.append("}")
-    return "\n".join(lines)
-
-
-def fma_step(a_index: Callable[[int], str], b_index: Callable[[int], str], WM: int, CW: int, VW: int,
-             ind: str) -> List[str]:
-    """One k step of a register tile held in `_uc{r}_{c}` (floatVW): WM scalars `_ua{r}` read from
-    `_uAs[a_index(r)]`, CW floatVW `_ub{c}` read from `_uBs` at `b_index(c)`, WM x CW fused multiply-adds."""
-    ft = vtype("float", VW)
-    L = [f"{ind}const float _ua{r} = _uAs[{a_index(r)}];" for r in range(WM)]
-    for c in range(CW):
-        off = b_index(c)
-        L.append(f"{ind}const float _ub{c} = _uBs[{off}];" if VW == 1
-                 else f"{ind}const {ft} _ub{c} = vload{VW}(0, _uBs + {off});")
-    for r in range(WM):
-        a = f"_ua{r}" if VW == 1 else f"(({ft})(_ua{r}))"
-        L.append(ind + " ".join(f"_uc{r}_{c} = fma({a}, _ub{c}, _uc{r}_{c});" for c in range(CW)))
-    return L

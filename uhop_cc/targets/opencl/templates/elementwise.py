@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from ...ir import nodes as N
-from ...ir import symbolic
-from ...ir.typed import BoundKernel
-from ..cstyle import GeneratedKernel, c_name
+from ....ir import nodes as N
+from ....ir import symbolic
+from ....ir.typed import BoundKernel
+from ....codegen.cstyle import GeneratedKernel, c_name
 from .base import (Match, NoMatch, Template, TemplateEmitter, device_kind, finish, index_ctype, index_var,
                    index_width, launch_expr, max_work_group, rename, reserved_clash, signature, tree_map,
                    vector_safe, vtype)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -35,8 +35,10 @@ except ImportError as _exc:  # pragma: no cover
 else:
     _IMPORT_ERROR = None
 
-from ..ir.typed import BoundKernel
-from .placement import PlacedBuffer, round_up
+from ...ir.typed import BoundKernel
+from ..common import (SCALAR_NP_DTYPE, TENSOR_NP_DTYPE, AbiError, GuardReport, LaunchFailure, Poison, RunResult,
+                      host_inputs)
+from ..placement import PlacedBuffer, round_up
 
 __all__ = [
     "DeviceInfo", "list_devices", "OpenCLDevice", "OpenCLUnavailable", "BuildResult",
@@ -46,23 +48,11 @@ __all__ = [
 
 DEVICE_ENV = "UHOP_OPENCL_DEVICE"
 
-# Storage dtypes of tensor buffers and of by-value scalar arguments.
-TENSOR_NP_DTYPE = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i32": np.int32}
-# f16 scalars are passed as float unless the kernel's argument info says `half`.
-SCALAR_NP_DTYPE = {"f32": np.float32, "f64": np.float64, "f16": np.float32, "i32": np.int32}
 C_BASE_TYPE = {"f32": "float", "f64": "double", "f16": "half", "i32": "int"}
 
 
 class OpenCLUnavailable(RuntimeError):
     """No OpenCL platform or device can be used."""
-
-
-class AbiError(ValueError):
-    """The program does not follow the kernel ABI (missing kernel, wrong argument list...)."""
-
-
-class LaunchFailure(RuntimeError):
-    """The OpenCL runtime refused to enqueue a stage, or a launch failed while running."""
 
 
 def _require_cl() -> None:
@@ -133,164 +123,6 @@ class BuildResult:
         return {"ok": self.ok, "log": self.log, "seconds": self.seconds, "options": self.options}
 
 
-# ------------------------------------------------------------------ poison and guards
-def _pattern(seed: int, n: int = 16) -> bytes:
-    rng = np.random.default_rng(seed)
-    b = rng.integers(1, 255, size=n, dtype=np.uint8)
-    return bytes(b)
-
-
-@dataclass(frozen=True)
-class Poison:
-    """What outputs and temporaries hold before a launch, and what fills the guard zones.
-
-    `kind` 'nan' (the default): float elements get a *signalling* NaN carrying `nan_payload` in
-    its mantissa, so an element still holding the poison can be told from a NaN the kernel
-    computed, and from one computed *from* the poison (arithmetic quiets a signalling NaN but, on
-    most hardware, keeps its payload: `tainted`); i32 elements get `int_value`. 'random': finite
-    random values (seeded by `seed` and the tensor's name), 'zero': zeros -- so a kernel cannot
-    learn to recognise the harness by its poison (`isnan(Y)`). The guard zones repeat `canary`."""
-    nan_payload: int = 0x1BAD
-    int_value: int = -0x2A2A2A2B
-    canary: bytes = b"\xca\xfe\xf0\x0d\x5a\xa5\x3c\xc3"
-    kind: str = "nan"  # 'nan', 'random' or 'zero'
-    seed: int = 0
-
-    # dtype -> (uint type, exponent bits, quiet bit, payload mask)
-    _FLOAT_BITS = {"f16": (np.uint16, 0x7C00, 0x200, 0x1FF),
-                   "f32": (np.uint32, 0x7F800000, 0x400000, 0x3FFFFF),
-                   "f64": (np.uint64, 0x7FF0000000000000, 0x8000000000000, 0x7FFFFFFFFFFFF)}
-    _NP = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
-
-    def _bits(self, dtype: str) -> int:
-        _u, exp, _q, mask = self._FLOAT_BITS[dtype]
-        return exp | ((self.nan_payload & mask) or 1)  # quiet bit clear, payload non-zero: a signalling NaN
-
-    def element(self, dtype: str) -> np.ndarray:
-        """The NaN-kind poison as a 0-d array of the tensor's storage dtype."""
-        if dtype in self._FLOAT_BITS:
-            u = self._FLOAT_BITS[dtype][0]
-            return np.array(self._bits(dtype), u).view(self._NP[dtype])
-        if dtype == "i32":
-            return np.array(self.int_value, np.int32)
-        raise ValueError(f"unknown dtype {dtype!r}")
-
-    def fill(self, name: str, shape: Tuple[int, ...], dtype: str) -> np.ndarray:
-        """The poisoned contents of tensor `name` before a launch."""
-        if self.kind == "nan":
-            return np.broadcast_to(self.element(dtype), shape).copy()
-        npd = TENSOR_NP_DTYPE[dtype]
-        if self.kind == "zero":
-            return np.zeros(shape, npd)
-        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, *name.encode()])
-        if dtype == "i32":
-            return rng.integers(-(1 << 30), 1 << 30, size=shape).astype(np.int32)
-        return rng.uniform(-1e3, 1e3, size=shape).astype(npd)
-
-    def _view(self, arr: np.ndarray, dtype: str) -> np.ndarray:
-        p = self.element(dtype)
-        a = np.ascontiguousarray(arr, dtype=p.dtype)
-        u = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[p.dtype.itemsize]
-        return a.view(u), p.reshape(()).view(u)
-
-    def mask(self, arr: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
-        """True where `arr` (tensor `name`) still holds exactly the poison bits."""
-        if self.kind != "nan":
-            want = self.fill(name, np.shape(arr), dtype)
-            a = np.ascontiguousarray(arr, dtype=want.dtype)
-            u = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[want.dtype.itemsize]
-            return a.view(u) == want.view(u)
-        a, p = self._view(arr, dtype)
-        return a == p
-
-    def tainted(self, arr: np.ndarray, dtype: str) -> np.ndarray:
-        """True where a float element is a NaN computed from the poison (quieted, maybe negated)."""
-        if dtype not in self._FLOAT_BITS or self.kind != "nan":
-            return np.zeros(np.shape(arr), bool)
-        a, p = self._view(arr, dtype)
-        u, _exp, quiet, _mask = self._FLOAT_BITS[dtype]
-        sign = u(1) << u(8 * np.dtype(u).itemsize - 1)
-        return (a & ~sign) == (p | u(quiet))
-
-    def describe(self) -> Dict[str, Any]:
-        d: Dict[str, Any] = {"kind": self.kind, "canary": self.canary.hex()}
-        if self.kind == "nan":
-            d.update(nan_payload=hex(self.nan_payload), int_value=self.int_value)
-        elif self.kind == "random":
-            d["seed"] = self.seed
-        return d
-
-    @staticmethod
-    def numbered(k: int) -> "Poison":
-        """The k-th of a family of distinct NaN poisons (k = 0 is the default one)."""
-        if k == 0:
-            return Poison()
-        return Poison(nan_payload=(0x1BAD + 0x9E37 * k) & 0x1FF or 1,
-                      int_value=int(np.int32(np.uint32((0xD5A5D5A5 + 0x1F3D5B79 * k) & 0xFFFFFFFF).view(np.int32))),
-                      canary=_pattern(1000 + k, 8))
-
-    @staticmethod
-    def varied(k: int, seed: int = 0) -> "Poison":
-        """The k-th poison of a validation: NaN, random finite values and zeros in turn (each with
-        its own canary), so no kernel can tell the harness's outputs from a user's."""
-        kind = ("nan", "random", "zero")[k % 3]
-        base = Poison.numbered(k)
-        return Poison(base.nan_payload, base.int_value, base.canary, kind, seed + k)
-
-
-@dataclass
-class GuardReport:
-    """Bytes changed in the guard zones around one tensor's buffer."""
-    tensor: str
-    role: str  # 'input', 'output' or 'temp'
-    before: int = 0  # bytes changed in the guard zone before the tensor
-    after: int = 0  # bytes changed in the guard zone after the tensor
-    guard_bytes: int = 0
-    first_after_offset: Optional[int] = None  # offset past the end of the first changed byte after it
-
-    @property
-    def ok(self) -> bool:
-        return self.before == 0 and self.after == 0
-
-    def describe(self) -> str:
-        parts = []
-        if self.before:
-            parts.append(f"out-of-bounds write before the buffer ({self.before} bytes changed)")
-        if self.after:
-            parts.append(f"out-of-bounds write after the buffer ({self.after} bytes changed)")
-        return "; ".join(parts) or "guards intact"
-
-    def to_json(self) -> Dict[str, Any]:
-        d = asdict(self)
-        d["ok"] = self.ok
-        return d
-
-
-# ------------------------------------------------------------------ results
-@dataclass
-class RunResult:
-    outputs: Dict[str, np.ndarray]
-    temps: Dict[str, np.ndarray]  # only when the kernels take temporaries
-    guards: Dict[str, GuardReport]  # every tensor buffer (inputs too) when guard_bytes > 0
-    poison: Poison
-    temps_passed: bool
-    inputs_modified: List[str]
-    seconds: float  # host wall time from the first enqueue to completion
-    bound: BoundKernel = field(repr=False, default=None)
-
-    def poisoned(self, name: str) -> np.ndarray:
-        """Boolean mask of the elements of output/temp `name` that still hold the poison."""
-        arr = self.outputs[name] if name in self.outputs else self.temps[name]
-        return self.poison.mask(arr, self.bound.dtype(name), name)
-
-    @property
-    def oob_writes(self) -> List[GuardReport]:
-        return [g for g in self.guards.values() if not g.ok]
-
-
-
-
-
 @dataclass
 class _Arg:
     name: str
@@ -309,7 +141,7 @@ class _Plan:
         checked = bound.checked
         self.bound = bound
         self.stages = tuple(stages)
-        from ..codegen.cstyle import c_name
+        from ...codegen.cstyle import c_name
         if self.stages[-1].kernel_name not in (bound.name, c_name(bound.name)):
             raise AbiError(f"the last stage is `{self.stages[-1].kernel_name}`; it must be the entry kernel "
                            f"named after the UIR kernel, `{bound.name}`")
@@ -422,28 +254,6 @@ def _check_geometry(name, gsize, lsize) -> Tuple[Tuple[int, ...], Optional[Tuple
 def _short_cl_error(e: BaseException) -> str:
     s = str(e).strip()
     return s.splitlines()[0] if s else type(e).__name__
-
-
-def _host_inputs(bound: BoundKernel, inputs: Mapping[str, Any]) -> Dict[str, Any]:
-    checked = bound.checked
-    out: Dict[str, Any] = {}
-    known = {p.name for p in checked.inputs}
-    unknown = [k for k in inputs if k not in known]
-    if unknown:
-        raise ValueError(f"unknown input(s) {', '.join(unknown)} for kernel `{bound.name}`")
-    for p in checked.inputs:
-        if p.name not in inputs:
-            raise ValueError(f"missing input `{p.name}`")
-        v = inputs[p.name]
-        if p.is_scalar:
-            out[p.name] = v
-            continue
-        arr = np.ascontiguousarray(np.asarray(v), dtype=TENSOR_NP_DTYPE[p.dtype])
-        want = tuple(bound.shapes[p.name])
-        if arr.shape != want:
-            raise ValueError(f"input `{p.name}`: expected shape {want}, got {arr.shape}")
-        out[p.name] = arr
-    return out
 
 
 def _scalar(a: _Arg, value) -> np.generic:
@@ -656,7 +466,7 @@ class OpenCLDevice:
         runtime refuses a launch, ValueError for bad inputs."""
         poison = poison or Poison()
         plan = self._plan(program, stages, bound)
-        host = _host_inputs(bound, inputs)
+        host = host_inputs(bound, inputs)
         pages = guard_pages and self.works_in_host_memory
         guard = round_up(max(0, int(guard_bytes)), self.align_bytes) if guard_bytes and not pages else 0
         canary = poison.canary or b"\xa5"
@@ -751,7 +561,7 @@ class OpenCLDevice:
         `arena`: outputs and temporaries are sub-buffers of one buffer (`PreparedLaunch.arena`), with
         `scratch_bytes` more at its end (refilling the arena then also flushes the caches)."""
         plan = self._plan(program, stages, bound)
-        host = _host_inputs(bound, inputs)
+        host = host_inputs(bound, inputs)
         ctx, q = self.context, self.queue
         buffers: Dict[str, Any] = {}
         names = [(p.name, p.dtype) for p in bound.checked.inputs if not p.is_scalar]

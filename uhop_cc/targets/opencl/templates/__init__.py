@@ -1,6 +1,6 @@
 """First-tier fast kernel templates (OpenCL).
 
-    from uhop_cc.codegen.templates import select_template
+    from uhop_cc.targets.opencl.templates import select_template
     found = select_template(bound)            # (Template, Match) or None
     if found:
         tpl, m = found
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from ...ir.typed import BoundKernel
+from ....ir.typed import BoundKernel
 from .base import Match, NoMatch, Template, device_kind
 from .conv2d import TEMPLATE as CONV2D
 from .elementwise import TEMPLATE as ELEMENTWISE

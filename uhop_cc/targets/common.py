@@ -1,0 +1,250 @@
+"""What every target shares: the contracts a target implements (as Protocols) and the runtime
+types its devices return.
+
+A target (`uhop_cc.targets.<name>`) is one object, registered in `uhop_cc.targets`, that knows how
+to render kernels for its dialect, which fast templates it has, how to open a device and what that
+device can do. Its device builds sources and launches them under the kernel ABI; the checking launch
+returns a `RunResult` (outputs, poison left, guard zones), the lean launch a prepared object that the
+timing loop repeats. Code outside `targets/` asks the registry and these contracts, never a name.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
+
+import numpy as np
+
+from ..ir.typed import BoundKernel
+
+__all__ = ["Target", "Device", "TENSOR_NP_DTYPE", "SCALAR_NP_DTYPE", "AbiError", "LaunchFailure", "Poison",
+           "GuardReport", "RunResult", "pattern", "host_inputs"]
+
+# Storage dtypes of tensor buffers and of by-value scalar arguments.
+TENSOR_NP_DTYPE = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i32": np.int32}
+# f16 scalars are passed as float unless the kernel's argument info says `half`.
+SCALAR_NP_DTYPE = {"f32": np.float32, "f64": np.float64, "f16": np.float32, "i32": np.int32}
+
+
+class AbiError(ValueError):
+    """The program does not follow the kernel ABI (missing kernel, wrong argument list...)."""
+
+
+class LaunchFailure(RuntimeError):
+    """The OpenCL runtime refused to enqueue a stage, or a launch failed while running."""
+
+
+# ------------------------------------------------------------------ poison and guards
+def pattern(seed: int, n: int = 16) -> bytes:
+    rng = np.random.default_rng(seed)
+    b = rng.integers(1, 255, size=n, dtype=np.uint8)
+    return bytes(b)
+
+
+@dataclass(frozen=True)
+class Poison:
+    """What outputs and temporaries hold before a launch, and what fills the guard zones.
+
+    `kind` 'nan' (the default): float elements get a *signalling* NaN carrying `nan_payload` in
+    its mantissa, so an element still holding the poison can be told from a NaN the kernel
+    computed, and from one computed *from* the poison (arithmetic quiets a signalling NaN but, on
+    most hardware, keeps its payload: `tainted`); i32 elements get `int_value`. 'random': finite
+    random values (seeded by `seed` and the tensor's name), 'zero': zeros -- so a kernel cannot
+    learn to recognise the harness by its poison (`isnan(Y)`). The guard zones repeat `canary`."""
+    nan_payload: int = 0x1BAD
+    int_value: int = -0x2A2A2A2B
+    canary: bytes = b"\xca\xfe\xf0\x0d\x5a\xa5\x3c\xc3"
+    kind: str = "nan"  # 'nan', 'random' or 'zero'
+    seed: int = 0
+
+    # dtype -> (uint type, exponent bits, quiet bit, payload mask)
+    _FLOAT_BITS = {"f16": (np.uint16, 0x7C00, 0x200, 0x1FF),
+                   "f32": (np.uint32, 0x7F800000, 0x400000, 0x3FFFFF),
+                   "f64": (np.uint64, 0x7FF0000000000000, 0x8000000000000, 0x7FFFFFFFFFFFF)}
+    _NP = {"f16": np.float16, "f32": np.float32, "f64": np.float64}
+
+    def _bits(self, dtype: str) -> int:
+        _u, exp, _q, mask = self._FLOAT_BITS[dtype]
+        return exp | ((self.nan_payload & mask) or 1)  # quiet bit clear, payload non-zero: a signalling NaN
+
+    def element(self, dtype: str) -> np.ndarray:
+        """The NaN-kind poison as a 0-d array of the tensor's storage dtype."""
+        if dtype in self._FLOAT_BITS:
+            u = self._FLOAT_BITS[dtype][0]
+            return np.array(self._bits(dtype), u).view(self._NP[dtype])
+        if dtype == "i32":
+            return np.array(self.int_value, np.int32)
+        raise ValueError(f"unknown dtype {dtype!r}")
+
+    def fill(self, name: str, shape: Tuple[int, ...], dtype: str) -> np.ndarray:
+        """The poisoned contents of tensor `name` before a launch."""
+        if self.kind == "nan":
+            return np.broadcast_to(self.element(dtype), shape).copy()
+        npd = TENSOR_NP_DTYPE[dtype]
+        if self.kind == "zero":
+            return np.zeros(shape, npd)
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, *name.encode()])
+        if dtype == "i32":
+            return rng.integers(-(1 << 30), 1 << 30, size=shape).astype(np.int32)
+        return rng.uniform(-1e3, 1e3, size=shape).astype(npd)
+
+    def _view(self, arr: np.ndarray, dtype: str) -> np.ndarray:
+        p = self.element(dtype)
+        a = np.ascontiguousarray(arr, dtype=p.dtype)
+        u = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[p.dtype.itemsize]
+        return a.view(u), p.reshape(()).view(u)
+
+    def mask(self, arr: np.ndarray, dtype: str, name: str = "") -> np.ndarray:
+        """True where `arr` (tensor `name`) still holds exactly the poison bits."""
+        if self.kind != "nan":
+            want = self.fill(name, np.shape(arr), dtype)
+            a = np.ascontiguousarray(arr, dtype=want.dtype)
+            u = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[want.dtype.itemsize]
+            return a.view(u) == want.view(u)
+        a, p = self._view(arr, dtype)
+        return a == p
+
+    def tainted(self, arr: np.ndarray, dtype: str) -> np.ndarray:
+        """True where a float element is a NaN computed from the poison (quieted, maybe negated)."""
+        if dtype not in self._FLOAT_BITS or self.kind != "nan":
+            return np.zeros(np.shape(arr), bool)
+        a, p = self._view(arr, dtype)
+        u, _exp, quiet, _mask = self._FLOAT_BITS[dtype]
+        sign = u(1) << u(8 * np.dtype(u).itemsize - 1)
+        return (a & ~sign) == (p | u(quiet))
+
+    def describe(self) -> Dict[str, Any]:
+        d: Dict[str, Any] = {"kind": self.kind, "canary": self.canary.hex()}
+        if self.kind == "nan":
+            d.update(nan_payload=hex(self.nan_payload), int_value=self.int_value)
+        elif self.kind == "random":
+            d["seed"] = self.seed
+        return d
+
+    @staticmethod
+    def numbered(k: int) -> "Poison":
+        """The k-th of a family of distinct NaN poisons (k = 0 is the default one)."""
+        if k == 0:
+            return Poison()
+        return Poison(nan_payload=(0x1BAD + 0x9E37 * k) & 0x1FF or 1,
+                      int_value=int(np.int32(np.uint32((0xD5A5D5A5 + 0x1F3D5B79 * k) & 0xFFFFFFFF).view(np.int32))),
+                      canary=pattern(1000 + k, 8))
+
+    @staticmethod
+    def varied(k: int, seed: int = 0) -> "Poison":
+        """The k-th poison of a validation: NaN, random finite values and zeros in turn (each with
+        its own canary), so no kernel can tell the harness's outputs from a user's."""
+        kind = ("nan", "random", "zero")[k % 3]
+        base = Poison.numbered(k)
+        return Poison(base.nan_payload, base.int_value, base.canary, kind, seed + k)
+
+
+@dataclass
+class GuardReport:
+    """Bytes changed in the guard zones around one tensor's buffer."""
+    tensor: str
+    role: str  # 'input', 'output' or 'temp'
+    before: int = 0  # bytes changed in the guard zone before the tensor
+    after: int = 0  # bytes changed in the guard zone after the tensor
+    guard_bytes: int = 0
+    first_after_offset: Optional[int] = None  # offset past the end of the first changed byte after it
+
+    @property
+    def ok(self) -> bool:
+        return self.before == 0 and self.after == 0
+
+    def describe(self) -> str:
+        parts = []
+        if self.before:
+            parts.append(f"out-of-bounds write before the buffer ({self.before} bytes changed)")
+        if self.after:
+            parts.append(f"out-of-bounds write after the buffer ({self.after} bytes changed)")
+        return "; ".join(parts) or "guards intact"
+
+    def to_json(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+# ------------------------------------------------------------------ results
+@dataclass
+class RunResult:
+    outputs: Dict[str, np.ndarray]
+    temps: Dict[str, np.ndarray]  # only when the kernels take temporaries
+    guards: Dict[str, GuardReport]  # every tensor buffer (inputs too) when guard_bytes > 0
+    poison: Poison
+    temps_passed: bool
+    inputs_modified: List[str]
+    seconds: float  # host wall time from the first enqueue to completion
+    bound: BoundKernel = field(repr=False, default=None)
+
+    def poisoned(self, name: str) -> np.ndarray:
+        """Boolean mask of the elements of output/temp `name` that still hold the poison."""
+        arr = self.outputs[name] if name in self.outputs else self.temps[name]
+        return self.poison.mask(arr, self.bound.dtype(name), name)
+
+    @property
+    def oob_writes(self) -> List[GuardReport]:
+        return [g for g in self.guards.values() if not g.ok]
+
+
+def host_inputs(bound: BoundKernel, inputs: Mapping[str, Any]) -> Dict[str, Any]:
+    """The inputs of one launch, checked against the bound kernel: tensors as contiguous arrays of
+    their storage dtype and bound shape, scalars as given. Raises ValueError naming what is wrong."""
+    checked = bound.checked
+    out: Dict[str, Any] = {}
+    known = {p.name for p in checked.inputs}
+    unknown = [k for k in inputs if k not in known]
+    if unknown:
+        raise ValueError(f"unknown input(s) {', '.join(unknown)} for kernel `{bound.name}`")
+    for p in checked.inputs:
+        if p.name not in inputs:
+            raise ValueError(f"missing input `{p.name}`")
+        v = inputs[p.name]
+        if p.is_scalar:
+            out[p.name] = v
+            continue
+        arr = np.ascontiguousarray(np.asarray(v), dtype=TENSOR_NP_DTYPE[p.dtype])
+        want = tuple(bound.shapes[p.name])
+        if arr.shape != want:
+            raise ValueError(f"input `{p.name}`: expected shape {want}, got {arr.shape}")
+        out[p.name] = arr
+    return out
+
+
+@runtime_checkable
+class Device(Protocol):
+    """A device of one target: it builds sources and launches them under the kernel ABI.
+
+    `run` is the checking launch (poisoned outputs, guard zones, inputs compared before and after;
+    raises AbiError, LaunchFailure, ValueError); `prepare` the lean launch that timing repeats."""
+    name: str
+
+    def fingerprint(self) -> Dict[str, Any]: ...
+
+    def build(self, source: str, options: str = ""): ...
+
+    def run(self, program, stages: Sequence[Any], bound: BoundKernel, inputs, **kwargs) -> RunResult: ...
+
+    def prepare(self, program, stages: Sequence[Any], bound: BoundKernel, inputs, **kwargs): ...
+
+
+@runtime_checkable
+class Target(Protocol):
+    """One kernel dialect and the machinery around it (see targets/opencl for a whole example).
+
+    name: the registry key and the CLI's `--target` value; file_name: the source file it writes
+    (`kernel.cl`); language: how prompts and docs name the dialect; runs_kernels: whether its devices
+    launch kernels (TT-Metal here only writes projects)."""
+    name: str
+    file_name: str
+    language: str
+    runs_kernels: bool
+
+    def renderer(self, index_bits: int = 32): ...
+
+    def templates(self) -> List[Any]: ...
+
+    def open_device(self, selector: Any = None) -> Device: ...
+
+    def available(self) -> Tuple[bool, str]: ...
