@@ -61,5 +61,15 @@ class CUDATarget:
 
     # ---- what ai, campaign, verify and analyze ask (add below)
 
+    # ---- timing (add below)
+    def time(self, prepared, budget_s: float) -> dict:
+        """Median-of-runs timing of a prepared launch (the Python loop over CUDA events)."""
+        from ...verify.timing import time_launch
+        return time_launch(prepared, budget_s=budget_s)
+
+    def peaks(self, device):
+        """The device's measured peaks for the roofline: not measured for CUDA yet (None)."""
+        return None
+
 
 TARGET = CUDATarget()

@@ -60,5 +60,20 @@ class OpenCLTarget:
 
     # ---- what ai, campaign, verify and analyze ask (add below)
 
+    # ---- timing (add below)
+    def time(self, prepared, budget_s: float) -> dict:
+        """Median-of-runs timing of a prepared launch: the native C++ loop, else the Python loop."""
+        from ...verify.native_timing import HarnessUnavailable, time_opencl
+        from ...verify.timing import time_launch
+        try:
+            return time_opencl(prepared, budget_s=budget_s)
+        except HarnessUnavailable:
+            return time_launch(prepared, budget_s=budget_s)
+
+    def peaks(self, device):
+        """The device's measured compute and memory peaks for the roofline (None: unknown)."""
+        from ...verify.native_timing import measure_peaks
+        return measure_peaks(device)
+
 
 TARGET = OpenCLTarget()
