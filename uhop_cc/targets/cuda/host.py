@@ -681,9 +681,11 @@ def emit_cuda_project(bound: BoundKernel, generated: GeneratedKernel, outdir: Un
         raise ValueError(f"emit_cuda_project needs a CUDA kernel, got target `{generated.target}`")
     ck = bound.checked
     spec = build_spec(bound)
+    wide = generated.params.get("index_bits") == 64  # the kernel takes 64-bit sizes
     for s in ck.sizes:
-        if not 0 <= int(bound.sizes[s]) <= _INT32_MAX:
-            raise ValueError(f"size {s}={bound.sizes[s]} does not fit the ABI's `int`")
+        if not 0 <= int(bound.sizes[s]) <= (2 ** 63 - 1 if wide else _INT32_MAX):
+            raise ValueError(f"size {s}={bound.sizes[s]} does not fit the kernel's `int` sizes "
+                             "(a kernel rendered for this shape takes them as 64-bit)")
     stages = parse_launch(generated.source, "cuda")
     sigs = kernel_signatures(generated.source)
     for st in stages:
