@@ -18,8 +18,8 @@ run() {  # name, time limit, pytest arguments...
   timeout "$limit" python3 -m pytest -q -p no:cacheprovider "$@" > "$OUT/$name.log" 2>&1
   echo "rc=$?"; grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/$name.log" | tail -8
 }
-run cuda_wide_gpu 200 tests/cuda/test_cuda_wide_indices.py tests/cuda/test_cuda_host.py
-run opencl_wide_nvidia 150 tests/codegen/test_wide_indices.py tests/codegen/test_long_expressions.py -x
+run cuda_wide_gpu "${TEST_TIMEOUT:-150}" tests/cuda/test_cuda_wide_indices.py tests/cuda/test_cuda_host.py
+run opencl_wide_nvidia "${TEST_TIMEOUT:-150}" tests/codegen/test_wide_indices.py tests/codegen/test_long_expressions.py -x
 echo "== bench"
 timeout "${BENCH_TIMEOUT:-330}" python3 bench/wide_indices.py --target cuda --target opencl --big --repeat 2 \
     --out "$OUT/wide_indices.json" 2>&1 | tee "$OUT/bench_wide.log" | tail -25
