@@ -43,7 +43,7 @@ def _load(name: str):
 def cpu_part(quick: bool, clblast_binding: str = "auto"):
     ocl = _load("opencl")
     from uhop_cc.targets.opencl.runtime import OpenCLDevice
-    from uhop_cc.verify.native_timing import measure_peaks
+    from uhop_cc.targets.opencl.timing import measure_peaks
     device = OpenCLDevice.open()
     clblast = ocl.open_clblast(clblast_binding)
     binding = clblast.binding if clblast else None

@@ -189,7 +189,7 @@ def run_cuda(case: str, sizes, small, kind: str, device, budget: float, ref_out:
     gen = cuda_kernel(device, bound, params)
     rec: Dict[str, Any] = {"target": "cuda" if params is None else "cuda-sweep", "strategy": gen.strategy,
                            "params": dict(gen.params)}
-    stages = parse_launch(gen.source, "cuda")
+    stages = parse_launch(gen.source)
     build = device.build(gen.source)
     rec["build"] = {"ok": build.ok, "seconds": build.seconds, "functions": build.functions}
     if not build.ok:

@@ -20,6 +20,6 @@ run() {  # name, time limit, pytest arguments...
 }
 run judge_gpu 200 tests/verify/test_judge_gpu.py
 run cheats_cuda 240 tests/ai/cheats -k cuda
-run cuda_gpu 200 -m gpu tests/cuda
+run cuda_gpu 200 -m gpu tests/targets/cuda
 run cheats_opencl_nvidia 240 tests/ai/cheats -k opencl -x
 run judge_accepts_templates_nvidia 240 tests/ai/test_judge_accepts_templates.py

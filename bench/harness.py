@@ -42,6 +42,7 @@ from uhop_cc import ir  # noqa: E402
 from uhop_cc.ir import interpreter  # noqa: E402
 from uhop_cc.pipeline import compile_bound  # noqa: E402
 from uhop_cc.targets.opencl.runtime import OpenCLDevice  # noqa: E402
+from uhop_cc.targets.opencl import timing as ot  # noqa: E402
 from uhop_cc.verify import native_timing as nt  # noqa: E402
 from uhop_cc.verify.timing import time_launch  # noqa: E402
 
@@ -85,7 +86,7 @@ def time_launch_loop(queue, kernel, g, loc, n):
 
 def native_loop(mode):
     def run(queue, kernel, g, loc, n):
-        r = nt.opencl_run([(kernel, g, loc)], queue=queue, warmup=3, min_runs=n, max_runs=n, budget_s=1e9,
+        r = ot.opencl_run([(kernel, g, loc)], queue=queue, warmup=3, min_runs=n, max_runs=n, budget_s=1e9,
                           target_rel_ci=0.0, mode=mode)
         return r.loop_s / r.runs, r.summary["median_s"]
     return run
@@ -124,8 +125,8 @@ def spread(device, repeats, n):
     settings = dict(warmup=2, min_runs=5, max_runs=100, budget_s=0.5, target_rel_ci=0.02)
     methods = {
         "time_launch": lambda: time_launch(prep, **settings),
-        "native-sync": lambda: nt.time_opencl(prep, mode="sync", **settings),
-        "native-batch": lambda: nt.time_opencl(prep, mode="batch", **settings),
+        "native-sync": lambda: ot.time_opencl(prep, mode="sync", **settings),
+        "native-batch": lambda: ot.time_opencl(prep, mode="batch", **settings),
     }
     rows = {m: [] for m in methods}
     try:
@@ -135,7 +136,7 @@ def spread(device, repeats, n):
                 t = fn()
                 rows[name].append({"median_s": t.median_s, "runs": t.runs, "stopped_by": t.stopped_by,
                                    "rel_ci": t.rel_ci, "seconds": time.perf_counter() - t0})
-        cold = nt.time_opencl(prep, flush=True, **settings)  # caches flushed before every launch
+        cold = ot.time_opencl(prep, flush=True, **settings)  # caches flushed before every launch
     finally:
         prep.release()
     out = {}
@@ -162,7 +163,7 @@ def main():
     args = ap.parse_args()
 
     device = OpenCLDevice.open(int(args.device) if args.device and args.device.isdigit() else args.device)
-    print(f"device: {device.name}   loader: {nt.opencl_library()}", flush=True)
+    print(f"device: {device.name}   loader: {ot.opencl_library()}", flush=True)
     ov = overhead(device, args.launches, args.overhead_repeats)
     py = ov["python-loop"]["overhead_us"]
     print(f"\nper-launch overhead, tiny kernel ({args.launches} launches, median of {args.overhead_repeats})")
@@ -183,7 +184,7 @@ def main():
         print(f"{name:<14} {r['median_of_medians_us']:10.2f} {r['min_us']:9.2f} {r['max_us']:9.2f} "
               f"{r['spread']:8.1%} {r['mean_runs']:6.1f} {r['mean_seconds']:7.3f}  {r['stopped_by']}")
 
-    peaks = nt.measure_peaks(device)
+    peaks = ot.measure_peaks(device)
     warm = nt.performance(sp["native-batch"]["median_of_medians_us"] * 1e-6, spec.flops, spec.bytes_min, peaks)
     flushed = nt.performance(cold, spec.flops, spec.bytes_min, peaks)
     print(f"\npeaks (measure_peaks): {peaks['gbps']:.1f} GB/s copy, {peaks['gflops']:.1f} GFLOP/s "
@@ -195,7 +196,7 @@ def main():
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"device": device.fingerprint(), "loader": nt.opencl_library(), "host": platform.node(),
+    meta = {"device": device.fingerprint(), "loader": ot.opencl_library(), "host": platform.node(),
             "python": platform.python_version(), "pyopencl": cl.VERSION_TEXT, "numpy": np.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M:%S"), "launches": args.launches,
             "overhead_repeats": args.overhead_repeats, "repeats": args.repeats, "relu_n": args.n,

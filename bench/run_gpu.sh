@@ -17,9 +17,9 @@ mkdir -p /tmp/icd && echo /usr/local/nvidia/lib/libnvidia-opencl.so.1 > /tmp/icd
 export OCL_ICD_VENDORS=/tmp/icd
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
 if [ "${TESTS:-1}" = 1 ]; then  # CUDA on the GPU, then the OpenCL templates on NVIDIA's OpenCL
-    timeout "${TEST_TIMEOUT:-240}" bash -c 'python3 -m pytest -q -m gpu tests/cuda -p no:cacheprovider 2>&1 | tail -15;
-        python3 -m pytest -q -x tests/codegen/test_templates.py tests/codegen/test_conv_igemm.py \
-        tests/codegen/test_stencil_template.py -p no:cacheprovider 2>&1 | tail -10' | tee "$OUT/gpu_tests.log"
+    timeout "${TEST_TIMEOUT:-240}" bash -c 'python3 -m pytest -q -m gpu tests/targets/cuda -p no:cacheprovider 2>&1 | tail -15;
+        python3 -m pytest -q -x tests/targets/opencl/test_templates.py tests/targets/opencl/test_conv_igemm.py \
+        tests/targets/opencl/test_stencil_template.py -p no:cacheprovider 2>&1 | tail -10' | tee "$OUT/gpu_tests.log"
 fi
 timeout "${BENCH_TIMEOUT:-420}" python3 bench/cuda.py ${OPENCL:---opencl} --sweep --budget "${BUDGET:-2}" --out "$OUT/cuda.json" 2>&1 \
     | tee "$OUT/bench_cuda.log" | tail -75

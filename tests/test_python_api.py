@@ -67,3 +67,35 @@ def test_wrong_arguments(device):
     with pytest.raises(uhop_cc.UirError) as e:
         uhop_cc.compile(ROOT / "examples/matmul.uir", shapes={"M": 4, "K": 4}, device=device)
     assert "--shapes" not in str(e.value) and "size(s) not bound: N" in str(e.value)
+
+
+def _cuda_runs() -> bool:
+    from uhop_cc import targets
+    return targets.get("cuda").mode()[0] == "run"
+
+
+@pytest.mark.skipif(_cuda_runs(), reason="a CUDA GPU is here: the API runs CUDA kernels")
+def test_cuda_without_a_gpu_raises_a_clear_kernel_error():
+    from uhop_cc import targets
+    why = targets.get("cuda").mode()[1]
+    with pytest.raises(uhop_cc.KernelError, match="target `cuda` cannot run kernels here") as e:
+        uhop_cc.compile(ROOT / "examples/relu.uir", target="cuda")
+    assert why in str(e.value)
+    with pytest.raises(uhop_cc.KernelError, match="target `ttmetal` cannot run kernels here"):
+        uhop_cc.compile(ROOT / "examples/relu.uir", target="ttmetal")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda_runs(), reason="no CUDA GPU")
+def test_cuda_kernels_run_on_the_gpu():
+    from uhop_cc.targets.cuda.runtime import CUDADevice
+    mm = uhop_cc.compile(ROOT / "examples/matmul.uir", target="cuda")
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((70, 33)).astype(np.float32)
+    B = rng.standard_normal((33, 45)).astype(np.float32)
+    np.testing.assert_allclose(mm(A, B), A @ B, rtol=1e-4, atol=1e-4)
+    assert isinstance(mm.device, CUDADevice)
+    assert "__global__" in mm.source() and mm.specialize({"M": 70, "K": 33, "N": 45}).status == "PASSED"
+    relu = uhop_cc.compile(ROOT / "examples/relu.uir", target="cuda", shapes="N=1000")
+    x = rng.standard_normal(1000).astype(np.float32)
+    np.testing.assert_array_equal(relu(x), np.maximum(x, 0))

@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from . import ir
+from . import ir, targets
 from .ir import sizes_from_arrays
 from .ir.typed import NUMPY_DTYPE
 
@@ -52,17 +52,14 @@ class CompiledKernel:
 
     @property
     def device(self):
-        if self._device is None:
-            from .targets.opencl.runtime import OpenCLDevice
-            self._device = OpenCLDevice.open()
-        elif isinstance(self._device, (int, str)):
-            from .targets.opencl.runtime import OpenCLDevice
-            self._device = OpenCLDevice.open(self._device)
+        """The target's device (opened on first use; an int or str picks one, as `uhopc devices` lists)."""
+        if self._device is None or isinstance(self._device, (int, str)):
+            self._device = targets.get(self.target).open_device(self._device)
         return self._device
 
     def specialize(self, sizes: Mapping[str, int], time: bool = False):
         """Bind, generate, build and validate for these sizes (cached); returns the CompileResult."""
-        from .pipeline import compile_bound
+        from .pipeline import compile_bound  # here: `import uhop_cc` does not load the verify and ai stacks
         key = tuple(sorted((k, int(v)) for k, v in sizes.items()))
         if key not in self._cache:
             bound = ir.bind_shapes(self.checked, dict(sizes))
@@ -115,9 +112,22 @@ class CompiledKernel:
         return self.specialize(sizes).kernel.source
 
 
-def compile(source_or_path: Union[str, Path], target: str = "opencl", shapes: Union[str, Mapping[str, int], None] = None,
-            kernel: Optional[str] = None, device=None, strategy: str = "auto", validate: bool = True) -> CompiledKernel:
-    """Compile a UIR kernel; raises `ir.UirError` for bad UIR and `KernelError` for kernels that fail."""
+def _check_runs(target: str) -> None:
+    """KernelError unless `target` can run kernels on this machine: the API returns callables."""
+    t = targets.get(target)
+    mode, why = t.mode()
+    if not t.runs_kernels or mode != "run":
+        raise KernelError(f"target `{target}` cannot run kernels here: {why}")
+
+
+def compile(source_or_path: Union[str, Path], target: str = targets.DEFAULT,
+            shapes: Union[str, Mapping[str, int], None] = None, kernel: Optional[str] = None, device=None,
+            strategy: str = "auto", validate: bool = True) -> CompiledKernel:
+    """Compile a UIR kernel; raises `ir.UirError` for bad UIR and `KernelError` for kernels that fail,
+    or for a target that cannot run kernels here (CUDA without a GPU: the CLI's compile check is
+    `uhopc compile --target cuda`)."""
+    if device is None or isinstance(device, (int, str)):
+        _check_runs(target)
     text, filename = _read_source(source_or_path)
     checked = ir.select_kernel(ir.load(text, filename), kernel)
     ck = CompiledKernel(checked, target, device, strategy, validate)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runtime.conftest import opencl_unavailable_reason
+from targets.opencl.conftest import opencl_unavailable_reason
 from uhop_cc.cli import ai as ai_cli
 from uhop_cc.dataset.records import AttemptRecord, new_attempt_id
 from uhop_cc.dataset.store import DatasetStore

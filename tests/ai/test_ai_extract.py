@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from uhop_cc.ai.extract import extract_code, extract_ttmetal, fenced_blocks, split_ttmetal
+from uhop_cc.ai.extract import extract_code, extract_roles, fenced_blocks, split_roles
 
 K = """// @launch global=(roundup(N, 64)) local=(64)
 __kernel void relu(__global const float* X, __global float* Y, const int N) {
@@ -74,6 +74,7 @@ def test_ttmetal_roles():
     reply = ("Reader:\n```cpp\n// reader\nvoid kernel_main() { noc_async_read(0, 0, 0); }\n```\n"
              "```cpp\nnamespace NAMESPACE { void MAIN { } }\n```\n"
              "```cpp\n// writer\nvoid kernel_main() { noc_async_write(0, 0, 0); }\n```")
-    ex = extract_ttmetal(reply)
+    ex = extract_roles(reply, "ttmetal")
     assert ex.ok and sorted(ex.sources) == ["compute", "reader", "writer"]
-    assert split_ttmetal(ex.source).keys() == ex.sources.keys()
+    assert split_roles(ex.source).keys() == ex.sources.keys()
+    assert extract_code(reply, "ttmetal").sources == ex.sources

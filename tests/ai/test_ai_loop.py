@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ai.fake_llm import FAKE_KEY, drop, reply, slow, status
-from runtime.conftest import opencl_unavailable_reason
+from targets.opencl.conftest import opencl_unavailable_reason
 from uhop_cc import ir
 from uhop_cc.ai.loop import apply_outcome, improve
 from uhop_cc.ai.providers import ProviderConfigError

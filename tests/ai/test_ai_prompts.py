@@ -6,7 +6,6 @@ from pathlib import Path
 from uhop_cc import ir
 from uhop_cc.ai import prompts
 from uhop_cc.lower import build_spec
-from uhop_cc.lower.spec import abi
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 HW = {"name": "Test Device", "compute_units": 8, "max_work_group_size": 1024, "local_mem_bytes": 65536}
@@ -16,7 +15,7 @@ def _ctx(example: str, sizes, target="opencl", **kw):
     k = ir.select_kernel(ir.load((EXAMPLES / example).read_text()))
     b = ir.bind_shapes(k, sizes)
     spec = build_spec(b, HW)
-    return prompts.PromptContext(spec=spec, target=target, abi=abi(b, "cuda") if target == "cuda" else spec.abi,
+    return prompts.PromptContext(spec=spec, target=target, abi=spec.abi,
                                  temps=spec.temps, size_symbols=tuple(k.sizes), hardware=HW, **kw)
 
 
@@ -78,3 +77,14 @@ def test_conversation_and_render():
     msgs = prompts.conversation(base, None, "fix it")
     assert len(msgs) == 2 and "fix it" in msgs[-1]["content"]
     assert "===== assistant =====" in prompts.render_messages(prompts.conversation(base, "a", "b"))
+
+
+def test_abi_types_are_the_targets():
+    """The spec's ABI is target-neutral; each target writes its own C types into the prompt."""
+    ocl = prompts.abi_lines(_ctx("axpy.uir", {"N": 300}))
+    cu = prompts.abi_lines(_ctx("axpy.uir", {"N": 300}, target="cuda"))
+    tt = prompts.abi_lines(_ctx("axpy.uir", {"N": 300}, target="ttmetal"))
+    assert "__kernel void axpy(" in ocl and "__global const float* X," in ocl
+    assert 'extern "C" __global__ void axpy(' in cu and "    const float* X," in cu and "__global " not in cu
+    assert tt.startswith("void axpy(") and "__global" not in tt
+    assert not hasattr(_ctx("axpy.uir", {"N": 300}).spec.abi[0], "c_type")

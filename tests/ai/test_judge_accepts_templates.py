@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.conftest import opencl_unavailable_reason
+from targets.opencl.conftest import opencl_unavailable_reason
 from uhop_cc import ir
 from uhop_cc.ai.audit import audit_source, memory_checks
 from uhop_cc.ai.checks import static_checks

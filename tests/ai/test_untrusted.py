@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ai.fake_llm import FAKE_KEY, reply
-from runtime.conftest import opencl_unavailable_reason
+from targets.opencl.conftest import opencl_unavailable_reason
 from uhop_cc import ir
 from uhop_cc.cli import main
 from uhop_cc.dataset import cache

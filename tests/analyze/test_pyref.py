@@ -1,4 +1,4 @@
-"""The pure-Python reference (kept for the speed comparison) reports exactly what the native
+"""The pure-Python reference (tests/analyze/pyref.py, the parity oracle and speed baseline) reports exactly what the native
 analyzer reports: same findings, summaries and ABI/launch data on the whole corpus and on
 random inputs."""
 import random
@@ -8,10 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pyref
 from cases import CASES
 from test_fuzz import TOKENS
 from uhop_cc import _native, ir
-from uhop_cc.analyze import expected_from_spec, pyref
+from uhop_cc.analyze import expected_from_spec
 from uhop_cc.targets import renderer
 from uhop_cc.lower.spec import build_spec
 

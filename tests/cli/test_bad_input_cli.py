@@ -34,7 +34,7 @@ def test_a_size_given_twice_is_an_error(capsys):
 def test_the_api_reads_a_path_that_contains_the_word_kernel(tmp_path):
     pytest.importorskip("pyopencl")
     import uhop_cc
-    from runtime.conftest import opencl_unavailable_reason
+    from targets.opencl.conftest import opencl_unavailable_reason
     if opencl_unavailable_reason():
         pytest.skip("OpenCL unavailable")
     folder = tmp_path / "my_kernels"
@@ -51,7 +51,7 @@ def test_the_api_reads_a_path_that_contains_the_word_kernel(tmp_path):
 def test_integer_calls_keep_integer_literals(tmp_path):
     """`relu(5)` in an i32 kernel rendered as `max(5.0f, 0)`, which does not build."""
     pytest.importorskip("pyopencl")
-    from runtime.conftest import opencl_unavailable_reason
+    from targets.opencl.conftest import opencl_unavailable_reason
     if opencl_unavailable_reason():
         pytest.skip("OpenCL unavailable")
     from uhop_cc.pipeline import compile_bound
@@ -68,7 +68,7 @@ def test_integer_calls_keep_integer_literals(tmp_path):
                                   ["examples/conv2d.uir", "--shapes", "N=1,C=2,H=3,W=3,K=2,R=3,S=4"]])
 def test_empty_outputs_compile_cleanly_and_say_why_nothing_is_timed(args, tmp_path, capsys):
     pytest.importorskip("pyopencl")
-    from runtime.conftest import opencl_unavailable_reason
+    from targets.opencl.conftest import opencl_unavailable_reason
     if opencl_unavailable_reason():
         pytest.skip("OpenCL unavailable")
     rc = main(["compile", str(ROOT / args[0]), *args[1:], "-o", str(tmp_path / "o"), "--no-roofline"])

@@ -1,13 +1,13 @@
 """Shared fixtures of the native timing harness tests.
 
 OpenCL tests skip (not fail) without a usable platform, through the helpers of
-tests/runtime; CUDA tests are marked `gpu` and skip when `cuda_available()` is False.
+tests/targets/opencl; CUDA tests are marked `gpu` and skip when `cuda_available()` is False.
 """
 from __future__ import annotations
 
 import pytest
 
-from runtime.conftest import _skip_without_opencl, opencl_device, opencl_unavailable_reason  # noqa: F401
+from targets.opencl.conftest import _skip_without_opencl, opencl_device, opencl_unavailable_reason  # noqa: F401
 
 native_timing = pytest.importorskip("uhop_cc.verify.native_timing")
 

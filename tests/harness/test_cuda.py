@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from uhop_cc.verify import native_timing as nt
+from uhop_cc.targets.cuda import timing as ct
 from uhop_cc.verify.timing import Timing
 
 # x[i] = 2 * x[i] for i < n (hand-written PTX: no toolkit needed, the driver JIT-compiles it)
@@ -44,37 +44,37 @@ DONE:
 }
 """
 
-requires_gpu = pytest.mark.skipif(not nt.cuda_available(), reason="CUDA unavailable")
+requires_gpu = pytest.mark.skipif(not ct.cuda_available(), reason="CUDA unavailable")
 
 
 def test_cuda_available_is_a_bool_without_crashing():
-    ok = nt.cuda_available()
+    ok = ct.cuda_available()
     assert isinstance(ok, bool)
     if not ok:
-        assert nt.cuda_unavailable_reason()
-        with pytest.raises(nt.HarnessUnavailable, match="CUDA unavailable"):
-            nt.time_cuda(1, (1,), (1,), 0, [])
-        with pytest.raises(nt.HarnessUnavailable):
-            nt.CudaDriver()
+        assert ct.cuda_unavailable_reason()
+        with pytest.raises(ct.HarnessUnavailable, match="CUDA unavailable"):
+            ct.time_cuda(1, (1,), (1,), 0, [])
+        with pytest.raises(ct.HarnessUnavailable):
+            ct.CudaDriver()
 
 
 def test_param_normalisation():
-    assert nt._cuda_param(5) == 5 and nt._cuda_param(True) == 1 and nt._cuda_param(1.5) == 1.5
-    assert nt._cuda_param(np.int32(7)) == struct.pack("<i", 7)
-    assert nt._cuda_param(np.float64(0.5)) == struct.pack("<d", 0.5)
+    assert ct.cuda_param(5) == 5 and ct.cuda_param(True) == 1 and ct.cuda_param(1.5) == 1.5
+    assert ct.cuda_param(np.int32(7)) == struct.pack("<i", 7)
+    assert ct.cuda_param(np.float64(0.5)) == struct.pack("<d", 0.5)
 
     class Dev:
         __cuda_array_interface__ = {"data": (0xABC000, False)}
-    assert nt._cuda_param(Dev()) == 0xABC000
+    assert ct.cuda_param(Dev()) == 0xABC000
     with pytest.raises(TypeError):
-        nt._cuda_param(object())
+        ct.cuda_param(object())
 
 
 @pytest.fixture(scope="module")
 def cuda():
-    if not nt.cuda_available():
-        pytest.skip(f"CUDA unavailable: {nt.cuda_unavailable_reason()}")
-    drv = nt.CudaDriver(0)
+    if not ct.cuda_available():
+        pytest.skip(f"CUDA unavailable: {ct.cuda_unavailable_reason()}")
+    drv = ct.CudaDriver(0)
     mod = drv.load(SCALE_PTX)
     fn = drv.function(mod, "scale2")
     n = 1 << 20
@@ -90,7 +90,7 @@ def cuda():
 def test_cuda_times_a_real_kernel(cuda, mode):
     drv, fn, ptr, n = cuda
     drv.upload(ptr, np.ones(n, np.float32))
-    t = nt.time_cuda(fn, ((n + 255) // 256,), (256,), 0, [ptr, np.int32(n)], warmup=1, min_runs=5, max_runs=5,
+    t = ct.time_cuda(fn, ((n + 255) // 256,), (256,), 0, [ptr, np.int32(n)], warmup=1, min_runs=5, max_runs=5,
                      target_rel_ci=0.0, context=drv.context, mode=mode)
     assert isinstance(t, Timing) and t.clock == "device" and t.runs == 5 and t.stopped_by == "max_runs"
     assert t.median_s > 0 and t.min_s <= t.median_s <= t.max_s and t.iqr_s >= 0
@@ -103,7 +103,7 @@ def test_cuda_times_a_real_kernel(cuda, mode):
 def test_cuda_multi_stage_and_flush(cuda):
     drv, fn, ptr, n = cuda
     st = (fn, ((n + 255) // 256,), (256,), 0, [ptr, np.int32(n)])
-    run = nt.cuda_run([st, st], names=["a", "b"], warmup=1, min_runs=6, max_runs=6, target_rel_ci=0.0,
+    run = ct.cuda_run([st, st], names=["a", "b"], warmup=1, min_runs=6, max_runs=6, target_rel_ci=0.0,
                       flush=True, flush_bytes=64 << 20)
     assert run.stage_names == ["a", "b"] and run.flushes == 7 and len(run.flush_s) == 6
     for i, total in enumerate(run.device_s):
@@ -115,11 +115,11 @@ def test_cuda_multi_stage_and_flush(cuda):
 def test_cuda_invalid_handles(cuda):
     drv, fn, ptr, n = cuda
     with pytest.raises(ValueError, match="function handle is 0"):
-        nt.time_cuda(0, (1,), (1,), 0, [ptr, np.int32(n)])
+        ct.time_cuda(0, (1,), (1,), 0, [ptr, np.int32(n)])
     with pytest.raises(ValueError, match="block"):
-        nt.time_cuda(fn, (1,), (0,), 0, [ptr, np.int32(n)])
+        ct.time_cuda(fn, (1,), (0,), 0, [ptr, np.int32(n)])
     with pytest.raises(RuntimeError, match="cuLaunchKernel"):
-        nt.time_cuda(fn, (1,), (4096,), 0, [ptr, np.int32(n)])  # more threads per block than allowed
+        ct.time_cuda(fn, (1,), (4096,), 0, [ptr, np.int32(n)])  # more threads per block than allowed
 
 
 def test_cuda_prepared_adapter_without_gpu():
@@ -130,6 +130,6 @@ def test_cuda_prepared_adapter_without_gpu():
     prep = NS(plan=NS(launches=[live, empty]),
               _params=[(None, [np.array([0xBEEF00], np.uint64), np.array([5], np.int32)]), (None, [])],
               device=NS(stream=9, ctx=8))
-    stages, names, stream, ctx = nt.cuda_prepared_stages(prep)
+    stages, names, stream, ctx = ct.cuda_prepared_stages(prep)
     assert names == ["relu"] and (stream, ctx) == (9, 8)
     assert stages == [(77, (4, 1, 1), (256, 1, 1), 128, [struct.pack("<Q", 0xBEEF00), struct.pack("<i", 5)])]

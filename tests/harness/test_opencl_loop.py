@@ -9,6 +9,7 @@ import pytest
 from uhop_cc import ir
 from uhop_cc.codegen.launch import parse_launch
 from uhop_cc.ir import interpreter
+from uhop_cc.targets.opencl import timing as ot
 from uhop_cc.verify import native_timing as nt
 from uhop_cc.verify.timing import Timing
 
@@ -54,13 +55,13 @@ def check_consistent(t: Timing, min_runs: int, max_runs: int) -> None:
 
 
 def test_uses_pyopencl_loader():
-    assert nt.opencl_available()
-    assert "OpenCL" in nt.opencl_library()
+    assert ot.opencl_available()
+    assert "OpenCL" in ot.opencl_library()
 
 
 @pytest.mark.parametrize("mode", ["sync", "batch"])
 def test_times_a_real_kernel(opencl_device, kernels, mode):
-    t = nt.time_opencl([(kernels.relu, (RELU_N,), None)], queue=opencl_device.queue, warmup=1, min_runs=5,
+    t = ot.time_opencl([(kernels.relu, (RELU_N,), None)], queue=opencl_device.queue, warmup=1, min_runs=5,
                        max_runs=40, budget_s=0.3, target_rel_ci=0.02, mode=mode)
     check_consistent(t, 5, 40)
     assert t.clock == "device" and t.warmup == 1 and t.stages == ["relu"]
@@ -73,7 +74,7 @@ def test_times_a_real_kernel(opencl_device, kernels, mode):
 
 
 def test_single_stage_tuple_and_int_handles(opencl_device, kernels):
-    run = nt.opencl_run((kernels.tiny.int_ptr, (64,), (64,)), queue=opencl_device.queue.int_ptr, warmup=0,
+    run = ot.opencl_run((kernels.tiny.int_ptr, (64,), (64,)), queue=opencl_device.queue.int_ptr, warmup=0,
                         min_runs=3, max_runs=3, target_rel_ci=0.0)
     assert run.runs == 3 and run.stopped_by == "max_runs" and run.stage_names == ["stage0"]
     assert len(run.device_s) == 3 and all(d >= 0 for d in run.device_s)
@@ -87,13 +88,13 @@ def test_prepared_launch_multi_stage_sums_stages(opencl_device):
                                  interpreter.random_inputs(bound, 1))
     try:
         for mode in ("sync", "batch"):
-            run = nt.opencl_run(prep, warmup=1, min_runs=8, max_runs=8, target_rel_ci=0.0, mode=mode)
+            run = ot.opencl_run(prep, warmup=1, min_runs=8, max_runs=8, target_rel_ci=0.0, mode=mode)
             assert run.stage_names == ["softmax_stats", "softmax"]
             assert len(run.stage_s) == 2 and all(len(s) == 8 for s in run.stage_s)
             for i, total in enumerate(run.device_s):
                 assert total == pytest.approx(run.stage_s[0][i] + run.stage_s[1][i], rel=1e-12)
             assert all(min(s) > 0 for s in run.stage_s)
-        t = nt.time_opencl(prep, warmup=1, min_runs=5, max_runs=30, budget_s=0.3)
+        t = ot.time_opencl(prep, warmup=1, min_runs=5, max_runs=30, budget_s=0.3)
         check_consistent(t, 5, 30)
         assert t.stages == ["softmax_stats", "softmax"] and set(t.stage_median_s) == set(t.stages)
         # the launch computed a softmax
@@ -104,12 +105,12 @@ def test_prepared_launch_multi_stage_sums_stages(opencl_device):
 
 
 def test_tight_target_small_budget_stops_by_budget(opencl_device, kernels):
-    run = nt.opencl_run([(kernels.relu, (RELU_N,))], queue=opencl_device.queue, warmup=0, min_runs=5,
+    run = ot.opencl_run([(kernels.relu, (RELU_N,))], queue=opencl_device.queue, warmup=0, min_runs=5,
                         max_runs=1_000_000, budget_s=0.15, target_rel_ci=1e-12, mode="sync")
     assert run.stopped_by == "budget"
     assert 5 <= run.runs < 1_000_000 and run.loop_s >= 0.15
     assert run.waits == run.runs  # sync: one wait per repetition
-    batch = nt.opencl_run([(kernels.relu, (RELU_N,))], queue=opencl_device.queue, warmup=0, min_runs=5,
+    batch = ot.opencl_run([(kernels.relu, (RELU_N,))], queue=opencl_device.queue, warmup=0, min_runs=5,
                           max_runs=1_000_000, budget_s=0.15, target_rel_ci=1e-12, mode="batch")
     assert batch.stopped_by == "budget" and batch.loop_s >= 0.15 and batch.waits < batch.runs
     assert batch.loop_s < 0.15 + 1.0  # batches are sized to the remaining budget
@@ -117,14 +118,14 @@ def test_tight_target_small_budget_stops_by_budget(opencl_device, kernels):
 
 def test_loose_target_stops_by_precision(opencl_device, kernels):
     for mode in ("sync", "batch"):
-        run = nt.opencl_run([(kernels.relu, (RELU_N,))], queue=opencl_device.queue, warmup=1, min_runs=5,
+        run = ot.opencl_run([(kernels.relu, (RELU_N,))], queue=opencl_device.queue, warmup=1, min_runs=5,
                             max_runs=500, budget_s=30.0, target_rel_ci=10.0, mode=mode)
         assert run.stopped_by == "precision" and run.runs == 5
         assert run.summary["rel_ci"] <= 10.0
 
 
 def test_max_runs_bounds_the_loop(opencl_device, kernels):
-    run = nt.opencl_run([(kernels.tiny, (64,))], queue=opencl_device.queue, warmup=2, min_runs=3, max_runs=7,
+    run = ot.opencl_run([(kernels.tiny, (64,))], queue=opencl_device.queue, warmup=2, min_runs=3, max_runs=7,
                         budget_s=30.0, target_rel_ci=0.0)
     assert run.stopped_by == "max_runs" and run.runs == 7 and run.warmup == 2
 
@@ -132,11 +133,11 @@ def test_max_runs_bounds_the_loop(opencl_device, kernels):
 def test_cache_flush(opencl_device, kernels):
     q = opencl_device.queue
     kw = dict(queue=q, warmup=1, min_runs=9, max_runs=9, target_rel_ci=0.0)
-    plain = nt.opencl_run([(kernels.relu, (RELU_N,))], **kw)
+    plain = ot.opencl_run([(kernels.relu, (RELU_N,))], **kw)
     assert plain.flushes == 0 and plain.flush_s == [] and plain.flush_bytes == 0
     flush_bytes = 48 << 20  # larger than this host's last-level cache
     for mode in ("sync", "batch"):
-        flushed = nt.opencl_run([(kernels.relu, (RELU_N,))], flush=True, flush_bytes=flush_bytes, mode=mode, **kw)
+        flushed = ot.opencl_run([(kernels.relu, (RELU_N,))], flush=True, flush_bytes=flush_bytes, mode=mode, **kw)
         assert flushed.flush_bytes == flush_bytes
         assert flushed.flushes == 1 + 9 and len(flushed.flush_s) == 9 and min(flushed.flush_s) > 0
         # the fill is excluded from the kernel's time, yet on a CPU the kernel now reads from memory
@@ -148,52 +149,52 @@ def test_cache_flush(opencl_device, kernels):
     import pyopencl as cl
     scratch = cl.Buffer(opencl_device.context, cl.mem_flags.READ_WRITE, 8 << 20)
     try:
-        own = nt.opencl_run([(kernels.relu, (RELU_N,))], flush_buffer=scratch, **kw)
+        own = ot.opencl_run([(kernels.relu, (RELU_N,))], flush_buffer=scratch, **kw)
         assert own.flush_bytes == 8 << 20 and own.flushes == 10
     finally:
         scratch.release()
-    assert nt.default_flush_bytes(opencl_device.cl_device) >= 64 << 20
+    assert ot.default_flush_bytes(opencl_device.cl_device) >= 64 << 20
 
 
 def test_null_kernel_handle_is_a_clear_error(opencl_device):
     with pytest.raises(ValueError, match="kernel handle is 0"):
-        nt.time_opencl([(0, (64,), None)], queue=opencl_device.queue)
+        ot.time_opencl([(0, (64,), None)], queue=opencl_device.queue)
 
 
 def test_invalid_handles_and_geometry(opencl_device, kernels):
     q = opencl_device.queue
     with pytest.raises(ValueError, match="queue handle is 0"):
-        nt.time_opencl([(kernels.tiny, (64,), None)], queue=0)
+        ot.time_opencl([(kernels.tiny, (64,), None)], queue=0)
     with pytest.raises(ValueError, match="queue= is needed"):
-        nt.time_opencl([(kernels.tiny, (64,), None)])
+        ot.time_opencl([(kernels.tiny, (64,), None)])
     with pytest.raises(TypeError, match="kernel"):
-        nt.time_opencl([("tiny", (64,), None)], queue=q)
+        ot.time_opencl([("tiny", (64,), None)], queue=q)
     with pytest.raises(ValueError, match="differ in dimensions"):
-        nt.time_opencl([(kernels.tiny, (64,), (8, 8))], queue=q)
+        ot.time_opencl([(kernels.tiny, (64,), (8, 8))], queue=q)
     with pytest.raises(ValueError, match="nothing to launch"):
-        nt.time_opencl([(kernels.tiny, (0,), None)], queue=q)
+        ot.time_opencl([(kernels.tiny, (0,), None)], queue=q)
     # pyopencl objects are type-checked before their handles reach the runtime
     with pytest.raises(TypeError, match="expected a pyopencl Kernel, got Buffer"):
-        nt.time_opencl([(kernels.small, (64,), None)], queue=q)
+        ot.time_opencl([(kernels.small, (64,), None)], queue=q)
     with pytest.raises(TypeError, match="expected a pyopencl CommandQueue"):
-        nt.time_opencl([(kernels.tiny, (64,), None)], queue=kernels.small)
+        ot.time_opencl([(kernels.tiny, (64,), None)], queue=kernels.small)
     with pytest.raises(TypeError, match="MemoryObjectHolder"):
-        nt.time_opencl([(kernels.tiny, (64,), None)], queue=q, flush_buffer=kernels.tiny)
+        ot.time_opencl([(kernels.tiny, (64,), None)], queue=q, flush_buffer=kernels.tiny)
     # the runtime refuses the launch: 64 is not a multiple of 48
     from uhop_cc.targets.opencl.runtime import LaunchFailure
     with pytest.raises(LaunchFailure, match="CL_INVALID_WORK_GROUP_SIZE"):
-        nt.time_opencl([(kernels.tiny, (64,), (48,))], queue=q)
+        ot.time_opencl([(kernels.tiny, (64,), (48,))], queue=q)
     with pytest.raises(ValueError, match="mode"):
-        nt.time_opencl([(kernels.tiny, (64,), None)], queue=q, mode="fast")
+        ot.time_opencl([(kernels.tiny, (64,), None)], queue=q, mode="fast")
     # the queue is still usable afterwards
-    t = nt.time_opencl([(kernels.tiny, (64,), None)], queue=q, warmup=0, min_runs=2, max_runs=2)
+    t = ot.time_opencl([(kernels.tiny, (64,), None)], queue=q, warmup=0, min_runs=2, max_runs=2)
     assert t.runs == 2
 
 
 def test_queue_without_profiling_falls_back_to_wall(opencl_device, kernels):
     import pyopencl as cl
     q = cl.CommandQueue(opencl_device.context, opencl_device.cl_device)
-    run = nt.opencl_run([(kernels.tiny, (64,))], queue=q, warmup=0, min_runs=4, max_runs=4, target_rel_ci=0.0,
+    run = ot.opencl_run([(kernels.tiny, (64,))], queue=q, warmup=0, min_runs=4, max_runs=4, target_rel_ci=0.0,
                         mode="batch")
     assert run.clock == "wall" and run.device_s == [] and run.waits == 4  # forced to sync
     t = run.to_timing()
@@ -209,7 +210,7 @@ def test_agrees_with_the_python_loop(opencl_device):
                                  interpreter.random_inputs(bound, 2))
     try:
         py = time_launch(prep, warmup=2, min_runs=10, max_runs=30, budget_s=0.5)
-        na = nt.time_opencl(prep, warmup=2, min_runs=10, max_runs=30, budget_s=0.5)
+        na = ot.time_opencl(prep, warmup=2, min_runs=10, max_runs=30, budget_s=0.5)
         assert na.stages == list(py.stages)
         assert 1 / 4 < na.median_s / py.median_s < 4
     finally:
@@ -231,10 +232,10 @@ def test_roofline_math():
 
 
 def test_measure_peaks_and_performance(opencl_device, kernels):
-    p = nt.measure_peaks(opencl_device, copy_bytes=32 << 20, budget_s=0.2)
+    p = ot.measure_peaks(opencl_device, copy_bytes=32 << 20, budget_s=0.2)
     assert p["gbps"] > 0.1 and p["gflops"] > 0.1 and p["source"] == "measured"
-    assert nt.measure_peaks(opencl_device) == p  # cached per device name
-    t = nt.time_opencl([(kernels.relu, (RELU_N,))], queue=opencl_device.queue, warmup=1, min_runs=5, max_runs=5)
+    assert ot.measure_peaks(opencl_device) == p  # cached per device name
+    t = ot.time_opencl([(kernels.relu, (RELU_N,))], queue=opencl_device.queue, warmup=1, min_runs=5, max_runs=5)
     perf = nt.performance(t, flops=RELU_N, nbytes=8 * RELU_N, peaks=p)
     assert perf["gbps"] == pytest.approx(8 * RELU_N / t.median_s / 1e9)
     assert perf["roofline"]["bound"] == "memory" and 0 < perf["roofline"]["fraction"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.conftest import opencl_unavailable_reason
+from targets.opencl.conftest import opencl_unavailable_reason
 from uhop_cc import ir
 from uhop_cc.codegen import parse_launch
 from uhop_cc.ir import interpreter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.conftest import opencl_unavailable_reason
+from targets.opencl.conftest import opencl_unavailable_reason
 from uhop_cc import ir
 from uhop_cc.ai.checks import run_checks
 from uhop_cc.targets.opencl.runtime import Poison

@@ -1,7 +1,7 @@
 """One untrusted kernel source through every check: the verdict used by the pipeline (cache hits,
 `--kernel-source`), `uhopc ai rerun` and the LLM loop's memory-safety stage.
 
-    audit = audit_source(source, bound, "opencl")     # Audit: status PASSED, NOT_RUN or a failure
+    audit = audit_source(source, bound, target)       # Audit: status PASSED, NOT_RUN or a failure
 """
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .checks import (CheckOutcome, Finding, StaticResult, choose_shapes, nvrtc_check, run_checks, static_checks,
+from .. import targets
+from ..targets.common import TENSOR_NP_DTYPE
+from .checks import (CheckOutcome, Finding, StaticResult, choose_shapes, offline_check, run_checks, static_checks,
                      uses_atomics)
 
 __all__ = ["Audit", "audit_source", "memory_checks"]
@@ -24,7 +26,6 @@ def memory_checks(source: str, target: str, bounds: Sequence[Any]) -> Tuple[List
     those it cannot prove inside; and the bytes past (or before) any buffer an access can reach,
     None when some reach is unbounded (the guards then take their default size)."""
     from ..analyze.bounds import check_memory, launches_for
-    from ..targets.opencl.runtime import TENSOR_NP_DTYPE
     seen: Dict[Tuple[str, int, str], Finding] = {}
     reach: Optional[int] = 0
     for b in bounds:
@@ -83,7 +84,7 @@ def audit_source(source: str, bound, target: str, *, run: bool = True, spec=None
                  budget_s: float = 1.0, timeout_s: float = 60.0, peaks: Optional[Mapping[str, Any]] = None,
                  seed: Optional[int] = None, time_it: bool = True) -> Audit:
     """Static checks of the preprocessed source, then (with `run`) the judge in a child process on
-    every test shape and the requested one; without `run`, an NVRTC compile for CUDA (NOT_RUN).
+    every test shape and the requested one; without `run`, the target's compile-only check (NOT_RUN).
     Nothing here builds or runs the source in this process."""
     if spec is None:
         from ..lower import build_spec
@@ -96,13 +97,15 @@ def audit_source(source: str, bound, target: str, *, run: bool = True, spec=None
     shapes = choose_shapes(bound.checked, bound.sizes, rng)
     from .. import ir
     from ..ir import printer
-    mem, reach = memory_checks(built, target, [ir.bind_shapes(bound.checked, s) for _, s in shapes] + [bound])
-    st.findings.extend(mem)
-    if any(f.severity == "error" for f in mem):
-        st.ok = False
-        return Audit("ANALYSIS_REJECTED", "; ".join(str(f) for f in st.errors[:3]), st, None, built)
+    reach: Optional[int] = None
+    if targets.get(target).memory_checked:
+        mem, reach = memory_checks(built, target, [ir.bind_shapes(bound.checked, s) for _, s in shapes] + [bound])
+        st.findings.extend(mem)
+        if any(f.severity == "error" for f in mem):
+            st.ok = False
+            return Audit("ANALYSIS_REJECTED", "; ".join(str(f) for f in st.errors[:3]), st, None, built)
     if not run:
-        co = nvrtc_check(built) if target == "cuda" else CheckOutcome(None, "analysed only")
+        co, _tool = offline_check(built, target)
         return Audit(co.status or "NOT_RUN", co.reason or "static checks passed; nothing ran here", st, co, built)
     uir = printer.kernel(bound.checked.kernel)
     co = run_checks(built, uir, bound.name, target, shapes, dict(bound.sizes),

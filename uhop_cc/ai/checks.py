@@ -18,21 +18,19 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import targets
 from ..verify.judge import check_candidate
+from .extract import split_roles
 
 __all__ = ["Finding", "StaticResult", "precheck", "static_checks", "choose_shapes", "check_candidate", "UNTRUSTED_ERRORS",
            "uses_atomics",
-           "CheckOutcome", "run_checks", "nvrtc_check", "ttmetal_check", "MAX_SOURCE_BYTES"]
+           "CheckOutcome", "run_checks", "offline_check", "nvrtc_check", "ttmetal_check", "MAX_SOURCE_BYTES"]
 
 MAX_SOURCE_BYTES = 256 * 1024
 SMALL_ELEMENTS = 1 << 18  # the requested shape is validated when all its tensors hold fewer elements ...
 SMALL_FLOPS = 50_000_000  # ... and it costs fewer flops than this
 RANDOM_ELEMENTS = 1 << 16  # budget of a random test shape (all tensors)
 _CAPS = {1: 3000, 2: 120, 3: 48, 4: 20}
-TTMETAL_SYSTEM_HEADERS = frozenset({"cstdint", "cstddef", "stdint.h", "stddef.h", "array", "type_traits",
-                                    "utility", "limits", "cmath"})
-CUDA_SYSTEM_HEADERS = frozenset({"cuda_fp16.h", "cuda_bf16.h", "stdint.h", "cstdint", "math_constants.h",
-                                 "cuda/std/cstdint", "float.h", "cfloat", "climits", "limits.h"})
 
 
 @dataclass(frozen=True)
@@ -81,18 +79,9 @@ def _logical_lines(source: str) -> str:
     return re.sub(r"\\\r?\n", "", source)
 
 
-def _ttmetal_header_ok(name: str) -> bool:
-    if name.startswith("/") or ".." in name or not re.fullmatch(r"[A-Za-z0-9_./-]+", name):
-        return False
-    try:
-        from ..targets.ttmetal.checks import DECLS_DIR
-    except Exception:  # noqa: BLE001
-        return False
-    return any((DECLS_DIR / sub / name).is_file() for sub in ("device", "common"))
-
-
 def precheck(source: str, target: str) -> List[Finding]:
     """Our own safety rules, always applied (before and besides the analyzer)."""
+    t = targets.get(target)
     out: List[Finding] = []
     if len(source.encode("utf-8", "replace")) > MAX_SOURCE_BYTES:
         return [Finding("safety.size", f"the source is larger than {MAX_SOURCE_BYTES} bytes")]
@@ -111,17 +100,12 @@ def precheck(source: str, target: str) -> List[Finding]:
         ln = line_of(m.start())
         header = re.match(r'^(<[^>]*>|"[^"]*")', rest)
         h = header.group(1) if header else rest
-        if target == "cuda" and name == "include" and h.startswith("<") and h[1:-1].strip() in CUDA_SYSTEM_HEADERS:
+        if name == "include" and header and t.include_allowed(h):
             continue
-        if target == "ttmetal" and name == "include" and header and (
-                _ttmetal_header_ok(h[1:-1].strip()) or (h.startswith("<") and h[1:-1].strip() in TTMETAL_SYSTEM_HEADERS)):
-            continue
-        out.append(Finding("safety.include", f"`#{name} {h}` is not allowed: kernels may not read files "
-                           "(OpenCL needs no headers)" if target == "opencl" else
-                           f"`#{name} {h}` is not allowed (only known SDK headers may be included)", ln))
+        out.append(Finding("safety.include", f"`#{name} {h}` is not allowed{t.include_note}", ln))
     if re.search(r"__has_include|__has_embed|\b_Pragma\s*\(\s*\"\s*(?:GCC|clang)?\s*(?:system_header|include)", text):
         out.append(Finding("safety.include", "__has_include / __has_embed / include pragmas are not allowed"))
-    if target != "cuda":
+    if not t.allows_asm:
         for m in re.finditer(r"\b(__asm__|__asm|asm)\b\s*(volatile\b|__volatile__\b)?\s*[({]", text):
             out.append(Finding("safety.asm", "inline assembly is not allowed", line_of(m.start())))
     return out
@@ -138,7 +122,8 @@ def static_checks(source: str, target: str, spec=None, *, untrusted: bool = True
     res = StaticResult(True, source=source)
     res.findings.extend(precheck(source, target))
     fatal = any(f.code in ("safety.size", "safety.nul") for f in res.findings)
-    if untrusted and target in ("opencl", "cuda") and not fatal:
+    c_style = target in targets.c_style()  # preprocessed, and annotated with @launch lines
+    if untrusted and c_style and not fatal:
         from ..analyze.preprocess import expand
         ex = expand(source, target)
         res.findings.extend(Finding(c, m, ln, col, "error", "preprocess") for c, m, ln, col in ex.findings)
@@ -148,10 +133,10 @@ def static_checks(source: str, target: str, spec=None, *, untrusted: bool = True
             res.source = kept + ex.text
         else:
             fatal = True
-    if target in ("opencl", "cuda") and not fatal:
+    if c_style and not fatal:
         from ..codegen.launch import LaunchError, parse_launch
         try:
-            res.stages = parse_launch(res.source, target)
+            res.stages = parse_launch(res.source)
             if spec is not None and res.stages and res.stages[-1].kernel_name != spec.name:
                 res.findings.append(Finding("abi.entry", f"the last annotated kernel is "
                                             f"`{res.stages[-1].kernel_name}`; the entry kernel must be the last one "
@@ -356,7 +341,7 @@ def run_checks(source: str, uir_source: str, kernel_name: str, target: str,
     fd, progress = tempfile.mkstemp(prefix="uhop-ai-check-", suffix=".txt")
     os.close(fd)
     lim = limits(_work_bytes(uir_source, kernel_name, shapes, requested), timeout_s)
-    if target == "cuda":
+    if targets.get(target).runs_sanitizer:
         from ..verify.sanitizer import memcheck
         status, why = memcheck({"source": source, "uir_source": uir_source, "kernel_name": kernel_name,
                                 "target": target, "shapes": [(l, dict(s)) for l, s in shapes],
@@ -414,7 +399,7 @@ def _outcome(r, base: Dict[str, Any], target: str, timeout_s: float, where: str,
     if v.get("stage") == "launch":
         return CheckOutcome("ANALYSIS_REJECTED", v.get("reason", ""), base, seconds=r.seconds)
     if v.get("stage") == "build":
-        log = clean_log(v.get("log", ""), "kernel.cu" if target == "cuda" else "kernel.cl")
+        log = clean_log(v.get("log", ""), targets.get(target).file_name)
         return CheckOutcome("COMPILE_ERROR", _first_error_line(log), dict(base, log=log), seconds=r.seconds)
     validation = {"shapes": [_hide(x) for x in v.get("shapes", [])], "sanity": v.get("sanity")}
     if not v.get("ok"):
@@ -454,6 +439,17 @@ def _failure(f: Dict[str, Any], base: Dict[str, Any], validation, seconds: float
 
 
 # ------------------------------------------------------------------ compile-only checks
+def offline_check(source: str, target: str) -> Tuple[CheckOutcome, Optional[str]]:
+    """Where nothing runs the candidate: the target's compile-only check (NVRTC for CUDA, the
+    structure rules and a syntax check for TT-Metal) and the tool's name, or 'analysed only'."""
+    kind = targets.get(target).offline_check
+    if kind == "nvrtc":
+        return nvrtc_check(source), "nvrtc"
+    if kind == "syntax":
+        return ttmetal_check(split_roles(source)), "g++ -fsyntax-only"
+    return CheckOutcome(None, "analysed only"), None
+
+
 def nvrtc_check(source: str) -> CheckOutcome:
     """CUDA without a GPU: NVRTC compiles the kernel (in a child: a compiler crash is a status)."""
     from ..verify.sandbox import run_isolated

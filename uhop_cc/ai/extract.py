@@ -15,9 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-__all__ = ["Block", "Extraction", "fenced_blocks", "kernel_names", "extract_code", "extract_ttmetal", "CODE_LANGS"]
+from .. import targets
 
-CODE_LANGS = frozenset({"", "opencl", "cl", "ocl", "c", "cpp", "c++", "cxx", "cc", "h", "hpp", "cuda", "cu", "cuh"})
+__all__ = ["Block", "Extraction", "fenced_blocks", "kernel_names", "extract_code", "extract_roles", "split_roles",
+           "CODE_LANGS"]
+
+# fence info strings taken for code: every target's own, and the usual aliases
+CODE_LANGS = frozenset({"", "cl", "ocl", "c", "cpp", "c++", "cxx", "cc", "h", "hpp", "cu", "cuh"} |
+                       {targets.get(n).fence for n in targets.names()})
 
 # Every pattern here must stay linear in the reply's length: replies come from a server we do not
 # trust (a 960 KB reply once took 283 s). So no `.*?` under re.S that can rescan to the end from
@@ -28,13 +33,6 @@ _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`{]*)[^\n]*$")
 _CLOSE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*$")
 _FENCE_LINE = re.compile(r"^[ \t]{0,3}(?:`{3}|~{3})[^\n]*", re.M)  # candidate fence lines, opening or closing
 _PARENS = r"(?:[^()]|\((?:[^()]|\([^()]*\))*\))*"  # balanced text, at most two levels of nested parens
-_KERNEL = {
-    "opencl": re.compile(r"(?:\b__kernel|\bkernel)\s+(?:__attribute__\s*\(\(" + _PARENS + r"\)\)\s*)*"
-                         r"void\s+([A-Za-z_]\w*)\s*\("),
-    "cuda": re.compile(r"__global__\s+(?:__launch_bounds__\s*\(" + _PARENS + r"\)\s*)?(?:static\s+)?"
-                       r"void\s+([A-Za-z_]\w*)\s*\("),
-    "ttmetal": re.compile(r"\bvoid\s+(kernel_main(?=\s*\()|MAIN\b)"),
-}
 _COMMENT = re.compile(r"//|/\*")
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _QUOTED = {q: re.compile(rf"[^{q}\\]*(?:\\.[^{q}\\]*)*", re.S) for q in "\"'"}  # a literal's body
@@ -105,8 +103,16 @@ def _closing_fence(text: str, start: int, fence: str):
     return None
 
 
-def kernel_names(code: str, target: str = "opencl") -> List[str]:
-    pat = _KERNEL.get(target, _KERNEL["opencl"])
+def _pattern(target: str):
+    """The target's kernel-definition pattern (the default target's for a name the registry lacks)."""
+    try:
+        return targets.get(target).kernel_pattern
+    except ValueError:
+        return targets.get(targets.DEFAULT).kernel_pattern
+
+
+def kernel_names(code: str, target: str = targets.DEFAULT) -> List[str]:
+    pat = _pattern(target)
     return [m.group(1) for m in pat.finditer(_strip_comments(code))]
 
 
@@ -142,16 +148,17 @@ def _strip_comments(code: str) -> str:
 
 
 def _other_target(target: str) -> str:
-    return "cuda" if target == "opencl" else "opencl"
+    """Another C-style dialect, whose kernels in a reply mean the model answered in the wrong language."""
+    return next((n for n in targets.c_style() if n != target), targets.DEFAULT)
 
 
-def extract_code(reply: str, target: str = "opencl", entry: Optional[str] = None) -> Extraction:
+def extract_code(reply: str, target: str = targets.DEFAULT, entry: Optional[str] = None) -> Extraction:
     """The kernel source in `reply` for `target`, or an Extraction with source None and a reason."""
     text = _normalise(reply)
     if not text.strip():
         return Extraction(None, "the reply is empty")
-    if target == "ttmetal":
-        return extract_ttmetal(text)
+    if target in targets.names() and targets.get(target).kernel_roles:
+        return extract_roles(text, target)
     blocks = fenced_blocks(text)
     code_blocks = [(i, b) for i, b in enumerate(blocks) if b.lang in CODE_LANGS and b.code.strip()]
     if code_blocks:
@@ -191,10 +198,9 @@ def extract_code(reply: str, target: str = "opencl", entry: Optional[str] = None
         return Extraction(source, notes, len(code_blocks), used, kernel_names(source, target))
     # no fences: cut the code out of the prose
     clean = _strip_comments(text)
-    pat = _KERNEL.get(target, _KERNEL["opencl"])
-    ms = list(pat.finditer(clean))
+    ms = list(_pattern(target).finditer(clean))
     if not ms:
-        if _KERNEL[_other_target(target)].search(clean):
+        if _pattern(_other_target(target)).search(clean):
             return Extraction(None, f"the reply's code is not {target}")
         return Extraction(None, "no code block and no kernel function in the reply")
     lines = text.split("\n")
@@ -254,15 +260,13 @@ def _match_brace(code: str, pos: int) -> Optional[int]:
         i += 1
 
 
-# ------------------------------------------------------------------ TT-Metal
-_ROLES = ("reader", "compute", "writer")
-
-
-def _role(b: Block) -> Optional[str]:
+# ------------------------------------------------------------------ one kernel per role (TT-Metal)
+def _role(b: Block, roles) -> Optional[str]:
     head = "\n".join(b.code.split("\n", 3)[:3]).lower() + "\n" + b.before.lower()
-    for r in _ROLES:
+    for r in roles:
         if re.search(rf"\b{r}\b|{r}\.cpp|{r}_", head):
             return r
+    # TT-Metal's roles told apart by their code: the compute kernel's MAIN, a dataflow kernel's NoC direction
     code = _strip_comments(b.code)
     if re.search(r"\bvoid\s+MAIN\b|namespace\s+NAMESPACE", code):
         return "compute"
@@ -274,26 +278,28 @@ def _role(b: Block) -> Optional[str]:
     return None
 
 
-def extract_ttmetal(reply: str) -> Extraction:
-    """TT-Metal kernels: role -> source for the reader, compute and writer kernels (fenced C++
-    blocks, told apart by a `// reader|compute|writer` first line, the prose above, or their code)."""
+def extract_roles(reply: str, target: str) -> Extraction:
+    """A target whose program is one kernel per role (TT-Metal: reader, compute, writer): role ->
+    source from fenced blocks, told apart by a `// <role>` first line, the prose above, or their code."""
+    t = targets.get(target)
+    roles = t.kernel_roles
     blocks = [(i, b) for i, b in enumerate(fenced_blocks(reply)) if b.lang in CODE_LANGS and b.code.strip()]
     sources: Dict[str, str] = {}
     used: List[int] = []
     for i, b in blocks:
-        r = _role(b)
-        if r and kernel_names(b.code, "ttmetal"):
+        r = _role(b, roles)
+        if r in roles and kernel_names(b.code, target):
             sources[r] = b.code  # later blocks replace earlier ones
             used.append(i)
     if not sources:
         return Extraction(None, "no TT-Metal kernel (kernel_main / MAIN) in the reply's code blocks", len(blocks))
-    missing = [r for r in _ROLES if r not in sources]
-    joined = "\n".join(f"// ==== {r} ====\n{sources[r].rstrip()}" for r in _ROLES if r in sources) + "\n"
+    missing = [r for r in roles if r not in sources]
+    joined = "\n".join(f"// ==== {r} ====\n{sources[r].rstrip()}" for r in roles if r in sources) + "\n"
     return Extraction(joined, f"missing kernel(s): {', '.join(missing)}" if missing else "", len(blocks), used,
-                      [r for r in _ROLES if r in sources], sources)
+                      [r for r in roles if r in sources], sources)
 
 
-def split_ttmetal(joined: str) -> Dict[str, str]:
-    """The role -> source map back out of an archived TT-Metal candidate (extract_ttmetal's `source`)."""
-    parts = re.split(r"^// ==== (reader|compute|writer) ====\n", joined, flags=re.M)
+def split_roles(joined: str) -> Dict[str, str]:
+    """The role -> source map back out of an archived per-role candidate (extract_roles's `source`)."""
+    parts = re.split(r"^// ==== ([A-Za-z_]\w*) ====\n", joined, flags=re.M)
     return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}

@@ -1,7 +1,7 @@
 """The LLM closed loop: ask for kernels that beat the deterministic one; keep one only when it
 passed every check.
 
-    outcome = improve(bound, target="opencl", device=device, baseline=compile_result)
+    outcome = improve(bound, target=target, device=device, baseline=compile_result)
     result = apply_outcome(compile_result, outcome, device, bound)
 
 Per candidate, each stage recorded: prompt -> provider -> extract -> analyze (pre-check,
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import prompts
+from .. import targets
 from ..verify.judge import guard_bytes_for, roof_peaks
 from .audit import audit_source, memory_checks
-from .checks import (CheckOutcome, choose_shapes, nvrtc_check, run_checks, static_checks, ttmetal_check,
-                     uses_atomics)
+from .checks import CheckOutcome, choose_shapes, offline_check, run_checks, static_checks, uses_atomics
 from .extract import extract_code
 from .providers import ChatClient, ProviderConfigError, ProviderError, resolve_config
 from .status import tally
@@ -33,7 +33,6 @@ __all__ = ["AiAttempt", "AiOutcome", "improve", "apply_outcome", "rerun", "scrub
            "ProviderConfigError"]
 
 MIN_SPEEDUP = 1.02  # "beats the baseline": at least 2% faster (timing noise is not a win)
-FILE_NAMES = {"opencl": "kernel.cl", "cuda": "kernel.cu", "ttmetal": "kernel.cpp"}
 
 
 @dataclass
@@ -102,29 +101,8 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _mode(target: str) -> Tuple[str, str]:
-    """('run'|'nvrtc'|'static'|'ttmetal', why not run)"""
-    if target == "opencl":
-        return "run", ""
-    if target == "cuda":
-        from ..targets.cuda.runtime import cuda_available, nvrtc_available
-        if cuda_available():
-            return "run", ""
-        if nvrtc_available():
-            return "nvrtc", "no CUDA GPU here: candidates are analysed and compiled with NVRTC, not run or timed"
-        return "static", "no CUDA GPU and no NVRTC here: candidates are only analysed"
-    if target == "ttmetal":
-        return "ttmetal", "no TT-Metal hardware here: candidates are only analysed and syntax-checked"
-    raise ValueError(f"unknown target `{target}` (choose opencl, cuda or ttmetal)")
-
-
-def _ttmetal_sources(bound) -> Optional[str]:
-    try:
-        from ..targets.ttmetal.kernels import all_sources
-        from ..targets.ttmetal.lowering import plan_kernel
-        src = all_sources(plan_kernel(bound))
-        return "\n".join(f"// {role}\n{text.rstrip()}\n" for role, text in src.items())
-    except Exception:  # noqa: BLE001 - the program has no TT-Metal lowering
-        return None
+    """('run'|'nvrtc'|'static'|'ttmetal', why not run); ValueError for an unknown target."""
+    return targets.get(target).mode()
 
 
 def _stage(name: str, t0: float, ok: Optional[bool] = True, **info) -> Dict[str, Any]:
@@ -149,7 +127,6 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
     from ..dataset.records import AttemptRecord, Scrubber, new_attempt_id
     from ..dataset.store import DatasetStore
     from ..lower import build_spec
-    from ..lower.spec import abi as abi_for
 
     say = progress or (lambda msg: None)
     samples, rounds = max(1, int(samples)), max(1, int(rounds))
@@ -161,6 +138,7 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
     scrub = Scrubber.for_config(config)  # the key and the base URL's credentials
     store = DatasetStore(dataset_dir)
     mode, checks_only = _mode(target)
+    file_name = targets.get(target).file_name
     check_timeout = check_timeout_s if check_timeout_s is not None else _env_float("UHOP_AI_CHECK_TIMEOUT", 60.0)
     budget = time_budget_s if time_budget_s is not None else _env_float("UHOP_AI_TIME_BUDGET", 1.0)
     rng = random.Random(seed if seed is not None else secrets.randbits(64))
@@ -186,7 +164,7 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
     base_kernel = getattr(baseline, "kernel", None)
     base_timing = getattr(baseline, "timing", None) or {}
     baseline_s = base_timing.get("median_s") if getattr(baseline, "ok", True) else None
-    peaks = roof_peaks(device) if mode == "run" else None
+    peaks = roof_peaks(device, target) if mode == "run" else None
     if baseline_s is None and mode == "run" and base_kernel is not None and getattr(baseline, "ok", False):
         say("timing the deterministic kernel")
         bt = run_checks(base_kernel.source, uir_text, bound.name, target, [], dict(bound.sizes),
@@ -210,13 +188,14 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
                               dataset_best_s=dataset_best_s, mode=mode))
 
     # -- 2. prompt context
+    # without a compiled baseline a target may still show one (TT-Metal: its deterministic kernels)
+    fallback = targets.get(target).prompt_baseline(bound) if base_kernel is None else None
     ctx = prompts.PromptContext(
-        spec=spec, target=target, abi=abi_for(bound, "cuda") if target == "cuda" else spec.abi, temps=spec.temps,
+        spec=spec, target=target, abi=spec.abi, temps=spec.temps,
         size_symbols=tuple(bound.checked.sizes), hardware=hardware,
-        baseline_strategy=base_kernel.strategy if base_kernel is not None else ("ttmetal" if target == "ttmetal" else None),
+        baseline_strategy=base_kernel.strategy if base_kernel is not None else (fallback or (None, None))[0],
         baseline_params=dict(base_kernel.params) if base_kernel is not None else {},
-        baseline_source=base_kernel.source if base_kernel is not None else (
-            _ttmetal_sources(bound) if target == "ttmetal" else None),
+        baseline_source=base_kernel.source if base_kernel is not None else (fallback or (None, None))[1],
         baseline_s=baseline_s, dataset_best_s=dataset_best_s, dataset_best_source=dataset_best_src,
         checks_only=checks_only)
     base_messages = prompts.compose(ctx)
@@ -246,7 +225,7 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
                 extra={"stages": a.stages, "details": a.details, "timing": a.timing, "validation": a.validation,
                        "uir": uir_text, "provider": config.to_json(), "mode": mode, "checks_only": checks_only or None,
                        "hardware": hardware, "dataset_best_s": dataset_best_s})
-            files = {FILE_NAMES[target]: a.source, "prompt.txt": prompts.render_messages(messages),
+            files = {file_name: a.source, "prompt.txt": prompts.render_messages(messages),
                      "reply.txt": a.reply if a.reply is not None else "", "program.uir": uir_text + "\n"}
             try:
                 a.folder = str(store.add(rec, files, scrub))
@@ -273,13 +252,13 @@ def improve(bound, *, target: str, device=None, baseline=None, provider: Optiona
     if best is not None:
         outcome.kernel = GeneratedKernel(target, best.source, bound.name, "ai",
                                          {"provider": config.provider, "model": config.model, "attempt": best.id},
-                                         FILE_NAMES[target])
+                                         file_name)
         outcome.timing, outcome.speedup, outcome.validation = best.timing, best.speedup, best.validation
         outcome.best_attempt = best.id
         if use_cache:
             try:
                 kcache.store(h, target, device_name, bound.sizes, best.source, kernel=bound.name, entry=bound.name,
-                             file_name=FILE_NAMES[target], median_s=best.median_s, baseline_s=baseline_s,
+                             file_name=file_name, median_s=best.median_s, baseline_s=baseline_s,
                              speedup=best.speedup, attempt_id=best.id, provider=config.provider, model=config.model,
                              dataset_dir=store.root, scrubber=scrub)
             except Exception:  # noqa: BLE001
@@ -374,7 +353,7 @@ def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: 
     built = st.source or ex.source
     shapes = choose_shapes(bound.checked, bound.sizes, rng)
     reach = None
-    if target in ("opencl", "cuda"):  # memory safety of every launch the checks will make
+    if targets.get(target).memory_checked:  # memory safety of every launch the checks will make
         from .. import ir
         t1 = time.perf_counter()
         mem, reach = memory_checks(built, target, [ir.bind_shapes(bound.checked, s) for _, s in shapes] + [bound])
@@ -393,12 +372,9 @@ def _attempt(client: ChatClient, messages, bound, spec, ctx, target: str, mode: 
                         deterministic=not uses_atomics(built),
                         guard_bytes=None if reach is None else guard_bytes_for(bound, reach))
         _child_stages(a, co, t0)
-    elif mode == "nvrtc":
-        co = nvrtc_check(built)
-        a.stages.append(_stage("compile", t0, co.status is None, reason=co.reason or None, tool="nvrtc"))
-    elif mode == "ttmetal":
-        co = ttmetal_check(ex.sources)
-        a.stages.append(_stage("compile", t0, co.status is None, reason=co.reason or None, tool="g++ -fsyntax-only"))
+    elif mode != "static":  # nothing runs here, but the target can compile (or syntax-check) the candidate
+        co, tool = offline_check(built, target)
+        a.stages.append(_stage("compile", t0, co.status is None, reason=co.reason or None, tool=tool))
     else:
         co = CheckOutcome(None, "analysed only")
     a.details = dict(co.details)
@@ -456,7 +432,7 @@ def apply_outcome(result, outcome: AiOutcome, device=None, bound=None):
     so `program` is None), else a copy of `result`. Sets `.ai` to the outcome's JSON either way."""
     import dataclasses
 
-    from ..pipeline import Attempt
+    from ..compile_result import Attempt
     notes = Attempt("ai", {"attempts": len(outcome.attempts)}, "ok", outcome.summary)
     if not outcome.ok or device is None:  # the deterministic kernel stays; result.ai says why
         out = dataclasses.replace(result)
@@ -465,7 +441,7 @@ def apply_outcome(result, outcome: AiOutcome, device=None, bound=None):
     from ..codegen import LaunchError, parse_launch
     kernel = outcome.kernel
     try:
-        stages = tuple(parse_launch(kernel.source, kernel.target))
+        stages = tuple(parse_launch(kernel.source))
     except LaunchError:
         stages = ()
     shapes = (outcome.validation or {}).get("shapes") or []
@@ -525,27 +501,16 @@ def rerun(attempt_id: str, *, dataset_dir: Optional[Union[str, Path]] = None, de
     out["sizes"] = dict(bound.sizes)
     mode, checks_only = _mode(target)
     if mode == "run" and device is None:
-        if target == "cuda":
-            from ..targets.cuda.runtime import CUDADevice
-            device = CUDADevice.open()
-        else:
-            from ..targets.opencl.runtime import OpenCLDevice
-            device = OpenCLDevice.open()
+        device = targets.get(target).open_device()
     hw = dict(device.fingerprint()) if device is not None else {}
     out["device"] = hw.get("name") or f"none ({checks_only})"
     spec = build_spec(bound, hw)
-    if mode == "ttmetal":
-        from .extract import split_ttmetal
-        st = static_checks(source, target, spec)
-        co = ttmetal_check(split_ttmetal(source)) if st.ok else CheckOutcome(
-            "ANALYSIS_REJECTED", "; ".join(str(f) for f in st.errors[:3]))
-    else:
-        audit = audit_source(source, bound, target, run=mode == "run", spec=spec,
-                             device_index=getattr(device, "index", None), budget_s=time_budget_s,
-                             timeout_s=check_timeout_s, peaks=roof_peaks(device) if mode == "run" else None, seed=seed)
-        st, co = audit.static, audit.outcome or CheckOutcome(audit.status, audit.reason)
-        if mode == "run" and co.details.get("shapes") is not None:
-            out["shapes"] = co.details["shapes"]
+    audit = audit_source(source, bound, target, run=mode == "run", spec=spec,
+                         device_index=getattr(device, "index", None), budget_s=time_budget_s,
+                         timeout_s=check_timeout_s, peaks=roof_peaks(device, target) if mode == "run" else None, seed=seed)
+    st, co = audit.static, audit.outcome or CheckOutcome(audit.status, audit.reason)
+    if mode == "run" and co.details.get("shapes") is not None:
+        out["shapes"] = co.details["shapes"]
     out["findings"] = [str(f) for f in st.findings]
     if not st.ok:
         return dict(out, status="ANALYSIS_REJECTED", reason="; ".join(str(f) for f in st.errors[:3]))

@@ -12,11 +12,13 @@ from pathlib import Path
 from string import Template
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-__all__ = ["LANGUAGES", "PromptContext", "template", "compose", "feedback", "conversation", "render_messages",
+from .. import targets
+from ..lower.spec import AbiArg
+
+__all__ = ["PromptContext", "template", "compose", "feedback", "conversation", "render_messages",
            "abi_lines", "trim", "format_seconds"]
 
 TEMPLATES = Path(__file__).with_name("templates")
-LANGUAGES = {"opencl": ("OpenCL C", "opencl"), "cuda": ("CUDA C++", "cuda"), "ttmetal": ("TT-Metal C++", "cpp")}
 GLOSSARY = ("UIR semantics: statements run in order; `T[i, j] = e` computes e at every point of T's shape; "
             "reductions `sum/max/min/prod(v) body` run over v's range (`v in a..b` is half open), an empty range "
             "gives the identity; relu(x) = max(x, 0), sigmoid(x) = 1 / (1 + exp(-x)), rsqrt(x) = 1 / sqrt(x), "
@@ -61,7 +63,7 @@ class PromptContext:
     """Everything a prompt says about the task; built once per improve() run."""
     spec: Any  # KernelSpec
     target: str
-    abi: Sequence[Any]  # AbiArg, in order (spec.abi, or the CUDA dialect's)
+    abi: Sequence[Any]  # AbiArg, in order (spec.abi); the target writes their C types
     temps: Sequence[Any] = ()  # TensorSpec of the temporaries
     size_symbols: Sequence[str] = ()
     hardware: Mapping[str, Any] = field(default_factory=dict)
@@ -75,17 +77,17 @@ class PromptContext:
 
     @property
     def language(self) -> str:
-        return LANGUAGES[self.target][0]
+        return targets.get(self.target).language
 
     @property
     def fence(self) -> str:
-        return LANGUAGES[self.target][1]
+        return targets.get(self.target).fence
 
 
 def abi_lines(ctx: PromptContext) -> str:
     spec = ctx.spec
     shapes = {t.name: t for t in list(spec.inputs) + list(spec.outputs) + list(ctx.temps)}
-    qual = {"opencl": "__kernel void", "cuda": 'extern "C" __global__ void', "ttmetal": "void"}[ctx.target]
+    tgt = targets.get(ctx.target)
     rows = []
     for i, a in enumerate(ctx.abi):
         t = shapes.get(a.name)
@@ -98,21 +100,16 @@ def abi_lines(ctx: PromptContext) -> str:
         else:
             what = f"size {a.name} (= {spec.sizes.get(a.name)} at the requested sizes, different in the tests)"
         sep = "," if i < len(ctx.abi) - 1 else ")"
-        rows.append(f"    {a.c_type} {a.name}{sep}".ljust(44) + f"  // {i + 1}. {what}")
-    text = f"{qual} {spec.name}(\n" + "\n".join(rows) + ("" if rows else ")")
-    if ctx.temps and ctx.target != "ttmetal":
-        g = "__global " if ctx.target == "opencl" else ""
-        names = ", ".join(f"{g}{_ctype(t.dtype)}* {t.name}" for t in ctx.temps)
-        text += ("\nThe program's temporaries (" + ", ".join(t.name for t in ctx.temps) + ") need not exist: keep "
+        rows.append(f"    {tgt.abi_decl(a)} {a.name}{sep}".ljust(44) + f"  // {i + 1}. {what}")
+    text = f"{tgt.kernel_qualifier} {spec.name}(\n" + "\n".join(rows) + ("" if rows else ")")
+    if ctx.temps and ctx.target in targets.c_style():  # C-style kernels may take them as arguments
+        names = ", ".join(f"{tgt.abi_decl(AbiArg(x.name, 'temp', x.dtype))} {x.name}" for x in ctx.temps)
+        text += ("\nThe program's temporaries (" + ", ".join(x.name for x in ctx.temps) + ") need not exist: keep "
                  "them in registers or local memory. A kernel that needs them in global memory takes all of them, "
                  f"in this order, between the outputs and the sizes: {names}.")
     text += (f"\nEvery kernel (stage) takes this same argument list. The entry kernel, `{spec.name}`, is the last "
              "annotated kernel in the source.")
     return text
-
-
-def _ctype(dtype: str) -> str:
-    return {"f32": "float", "f16": "half", "f64": "double", "i32": "int"}.get(dtype, "float")
 
 
 def _meaning(spec) -> str:

@@ -1,15 +1,15 @@
 """Static analysis of kernel sources before any compiler sees them.
 
     from uhop_cc.analyze import analyze
-    report = analyze(source, target="opencl", spec=kernel_spec)   # AnalysisReport
+    report = analyze(source, target=name, spec=kernel_spec)      # AnalysisReport (name: a registered target)
     if not report.ok:
         for f in report.errors:
             print(f)            # <source>:12:9: error: barrier() inside a branch ... [sync.barrier-divergent]
 
 The work is done by the C++ analyzer in `uhop_cc._native` (a lexer, a structural parser and
 one rule family per concern: resources, synchronisation, memory access, ABI/@launch, safety,
-TT-Metal API protocols); `uhop_cc.analyze.pyref` is the pure-Python equivalent kept for the
-speed comparison. `spec` may be a KernelSpec (its ABI becomes the expected kernel
+TT-Metal API protocols); tests/analyze/pyref.py is its pure-Python equivalent, the tests'
+parity oracle and the speed baseline of bench/analyzer.py. `spec` may be a KernelSpec (its ABI becomes the expected kernel
 signature), an `expected` dict ({name, args: [{name, kind, dtype, c_type}], arg_count,
 local_mem_bytes, max_work_group_size, tile_bytes}) or None.
 """
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
+from .. import targets
+from ..lower.spec import AbiArg
 from .report import (SEVERITIES, AbiSummary, AnalysisReport, CircularBuffer, Finding, KernelArg, KernelInfo,
                      LaunchAnnotation, MemorySummary, PrivateArray, Resources, Stats, SyncSummary)
 
@@ -24,7 +26,7 @@ __all__ = ["analyze", "analyze_dict", "expected_from_spec", "TARGETS", "RULES", 
            "Resources", "SyncSummary", "MemorySummary", "AbiSummary", "KernelInfo", "KernelArg",
            "LaunchAnnotation", "PrivateArray", "CircularBuffer", "Stats"]
 
-TARGETS = ("opencl", "cuda", "ttmetal")
+TARGETS = targets.names()
 
 # Every finding code with its severity and what it means.
 RULES: Dict[str, Tuple[str, str]] = {
@@ -87,7 +89,6 @@ RULES: Dict[str, Tuple[str, str]] = {
     "report.truncated": ("info", "more than 400 findings: the rest left out"),
 }
 _EXPECTED_KEYS = {"name", "args", "arg_count", "local_mem_bytes", "max_work_group_size", "tile_bytes"}
-_STORAGE = {"f32": "float", "f64": "double", "f16": "half", "i32": "int"}
 
 
 _EXT = None
@@ -118,12 +119,12 @@ def _int_or_none(v: Any) -> Optional[int]:
         return None
 
 
-def expected_from_spec(spec: Any, target: str = "opencl") -> Dict[str, Any]:
+def expected_from_spec(spec: Any, target: str = targets.DEFAULT) -> Dict[str, Any]:
     """The analyzer's `expected` dict for a KernelSpec (object or its JSON dict).
 
     The ABI is the spec's: inputs and scalars, outputs, then -- optional, as the runtime
-    accepts both -- the temporaries, then the sizes as `const int`; names as the code
-    generators spell them (`c_name`)."""
+    accepts both -- the temporaries, then the sizes; names as the code generators spell them
+    (`c_name`), C types as the target writes them (`abi_decl`, shown in the analyzer's messages)."""
     if isinstance(spec, Mapping):
         name, abi, temps = spec.get("name"), spec.get("abi", ()), spec.get("temps", ())
         constraints, hardware = spec.get("schedule_constraints") or {}, spec.get("hardware") or {}
@@ -132,22 +133,19 @@ def expected_from_spec(spec: Any, target: str = "opencl") -> Dict[str, Any]:
         name, abi, temps = spec.name, spec.abi, spec.temps
         constraints, hardware = spec.schedule_constraints or {}, spec.hardware or {}
         get = getattr
-    glob = "__global " if target == "opencl" else ""
-    args = []
-    for a in abi:
-        c_type = str(get(a, "c_type"))
-        if target != "opencl":
-            c_type = c_type.replace("__global ", "")
-        args.append({"name": _c_name(str(get(a, "name"))), "kind": str(get(a, "kind")),
-                     "dtype": str(get(a, "dtype")), "c_type": c_type})
+    t = targets.get(target)
+
+    def arg(n: Any, kind: str, dtype: Any) -> Dict[str, str]:
+        a = AbiArg(_c_name(str(n)), kind, str(dtype))
+        return {"name": a.name, "kind": a.kind, "dtype": a.dtype, "c_type": t.abi_decl(a)}
+
+    args = [arg(get(a, "name"), str(get(a, "kind")), get(a, "dtype")) for a in abi]
     first_size = next((i for i, a in enumerate(args) if a["kind"] == "size"), len(args))
-    temp_args = [{"name": _c_name(str(get(t, "name"))), "kind": "temp", "dtype": str(get(t, "dtype")),
-                  "c_type": f"{glob}{_STORAGE.get(str(get(t, 'dtype')), 'float')}*"} for t in temps]
-    args[first_size:first_size] = temp_args
+    args[first_size:first_size] = [arg(get(x, "name"), "temp", get(x, "dtype")) for x in temps]
     exp: Dict[str, Any] = {"name": _c_name(str(name)), "args": args}
     lm = _int_or_none(constraints.get("local_mem_bytes")) or _int_or_none(hardware.get("local_mem_size"))
     wg = _int_or_none(constraints.get("max_work_group_size")) or _int_or_none(hardware.get("max_work_group_size"))
-    if target != "ttmetal":  # an OpenCL/CUDA device's limits say nothing of a Tensix core's L1
+    if target in targets.c_style():  # an OpenCL/CUDA device's limits say nothing of a Tensix core's L1
         if lm:
             exp["local_mem_bytes"] = lm
         if wg:
@@ -168,15 +166,15 @@ def _expected(spec: Any, target: str) -> Optional[Dict[str, Any]]:
     return expected_from_spec(spec, target)
 
 
-def analyze_dict(source: Union[str, bytes], target: str = "opencl", spec: Any = None) -> Dict[str, Any]:
+def analyze_dict(source: Union[str, bytes], target: str = targets.DEFAULT, spec: Any = None) -> Dict[str, Any]:
     """The native report as plain dicts (no conversion; the fastest entry point)."""
     if target not in TARGETS:
         raise ValueError(f"unknown target `{target}` (known: {', '.join(TARGETS)})")
     return _native().analyze(source, target, _expected(spec, target))
 
 
-def analyze(source: Union[str, bytes], target: str = "opencl", spec: Any = None) -> AnalysisReport:
-    """Analyse one kernel source for `target` ('opencl', 'cuda' or 'ttmetal').
+def analyze(source: Union[str, bytes], target: str = targets.DEFAULT, spec: Any = None) -> AnalysisReport:
+    """Analyse one kernel source for `target` (a name in `TARGETS`, the registry's).
 
     `spec`: a KernelSpec, its JSON dict, an `expected` dict, or None (no ABI expectations).
     Never raises on bad sources: unreadable input gives a report with errors."""

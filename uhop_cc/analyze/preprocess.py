@@ -27,41 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Tuple
 
-__all__ = ["Expanded", "expand", "invisible_chars", "redefinitions", "BUILTINS", "MAX_EXPANDED_BYTES"]
+from .. import targets
+from ..targets.dialect import KEYWORDS, PLAIN_C, Dialect
+
+__all__ = ["Expanded", "expand", "invisible_chars", "redefinitions", "dialect_of", "MAX_EXPANDED_BYTES"]
 
 MAX_EXPANDED_BYTES = 2 << 20
 _TIMEOUT_S = 20
 
-_KEYWORDS = {"if", "else", "for", "while", "do", "return", "break", "continue", "goto", "switch", "case", "default",
-             "const", "volatile", "restrict", "static", "inline", "extern", "typedef", "struct", "union", "enum",
-             "sizeof", "void", "char", "short", "int", "long", "float", "double", "half", "bool", "unsigned",
-             "signed", "uchar", "ushort", "uint", "ulong", "size_t", "true", "false"}
-_OPENCL = {"__kernel", "kernel", "__global", "global", "__local", "local", "__private", "private", "__constant",
-           "constant", "__attribute__", "barrier", "mem_fence", "read_mem_fence", "write_mem_fence",
-           "work_group_barrier", "get_global_id", "get_local_id", "get_group_id", "get_global_size",
-           "get_local_size", "get_num_groups", "get_work_dim", "get_global_offset", "async_work_group_copy",
-           "wait_group_events", "prefetch", "vload_half", "vstore_half", "CLK_LOCAL_MEM_FENCE",
-           "CLK_GLOBAL_MEM_FENCE"} | {f"{op}{n}" for op in ("vload", "vstore") for n in (2, 3, 4, 8, 16)} | {
-    f"{p}_{op}" for p in ("atomic", "atom") for op in ("add", "sub", "xchg", "inc", "dec", "cmpxchg", "min", "max",
-                                                     "and", "or", "xor")}
-_CUDA = {"__global__", "__device__", "__host__", "__shared__", "__constant__", "__syncthreads", "__syncwarp",
-         "__threadfence", "__threadfence_block", "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize",
-         "__launch_bounds__", "__restrict__", "asm", "__ldg", "atomicAdd", "atomicSub", "atomicExch", "atomicMin",
-         "atomicMax", "atomicInc", "atomicDec", "atomicCAS", "atomicAnd", "atomicOr", "atomicXor",
-         "__shfl_sync", "__shfl_down_sync", "__shfl_up_sync", "__shfl_xor_sync", "__ballot_sync", "__any_sync",
-         "__all_sync", "extern"}
-_MATH = {"exp", "log", "sqrt", "rsqrt", "fabs", "abs", "sin", "cos", "tanh", "pow", "fmax", "fmin", "max", "min",
-         "mad", "fma", "floor", "ceil", "native_exp", "native_log", "expf", "logf", "sqrtf", "rsqrtf", "fabsf",
-         "sinf", "cosf", "tanhf", "powf", "fmaxf", "fminf", "floorf", "ceilf", "__expf", "__logf", "clamp", "select"}
-BUILTINS = {"opencl": _KEYWORDS | _OPENCL | _MATH, "cuda": _KEYWORDS | _CUDA | _MATH}
-
-_PREDEFINED = {
-    "opencl": {"__OPENCL_VERSION__": "120", "__OPENCL_C_VERSION__": "120", "CL_VERSION_1_0": "100",
-               "CL_VERSION_1_1": "110", "CL_VERSION_1_2": "120", "__ENDIAN_LITTLE__": "1", "FP_FAST_FMAF": "1",
-               "cl_khr_fp64": "1", "cl_khr_fp16": "1", "__OPENCL_C__": "1"},
-    "cuda": {"__CUDACC__": "1", "__CUDACC_RTC__": "1", "__CUDA_ARCH__": "900", "__cplusplus": "201703L",
-             "__NVCC__": "1"},
-}
 _ALWAYS_KNOWN = {"defined", "__LINE__", "__FILE__", "__STDC__", "__STDC_VERSION__"}
 # allowed SDK headers (checks.precheck vetted them): removed before expansion, their names stay unknown
 _INCLUDE = re.compile(r"^[ \t]*#[ \t]*include[ \t]*<[^>\n]*>[ \t]*$", re.M)
@@ -69,6 +42,11 @@ _LAUNCH = re.compile(r"^([ \t]*)//[ \t]*@launch\b(.*)$", re.M)
 _PRAGMA_LAUNCH = re.compile(r"^([ \t]*)#[ \t]*pragma[ \t]+uhop_launch\b(.*)$", re.M)
 _DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:)[ \t]*(define|undef|if|ifdef|ifndef|elif)\b(.*)$", re.M)
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+
+
+def dialect_of(target: str) -> Dialect:
+    """The target's dialect tables (targets/<name>/dialect.py); plain C for a target without one."""
+    return targets.get(target).dialect or PLAIN_C
 
 
 @dataclass
@@ -112,10 +90,11 @@ def _logical(source: str) -> str:
 def redefinitions(source: str, target: str) -> List[Tuple[str, str, int, int]]:
     """`#define`/`#undef` of a built-in, and conditions on macros nobody defined."""
     text = _logical(source)
-    builtins = BUILTINS.get(target, BUILTINS["opencl"])
+    dialect = dialect_of(target)
+    builtins = dialect.reserved
     defined = {m.group(2).split("(")[0].strip().split()[0] for m in _DIRECTIVE.finditer(text)
                if m.group(1) == "define" and m.group(2).strip()}
-    known = set(_PREDEFINED.get(target, {})) | defined | _ALWAYS_KNOWN
+    known = set(dialect.predefined) | defined | _ALWAYS_KNOWN
     out = []
     for m in _DIRECTIVE.finditer(text):
         kind, rest = m.group(1), m.group(2)
@@ -148,11 +127,11 @@ def expand(source: str, target: str) -> Expanded:
         return Expanded(False, "", findings + [("safety.no-preprocessor", "no C preprocessor (cpp) to expand the "
                                                 "source with: install g++", 0, 0)])
     text = _INCLUDE.sub("", _LAUNCH.sub(lambda m: f"{m.group(1)}#pragma uhop_launch{m.group(2)}", source))
-    argv = [cpp, "-P", "-undef", "-nostdinc", "-trigraphs", "-x", "c++" if target == "cuda" else "c",
-            "-std=c++17" if target == "cuda" else "-std=c11"]
-    argv += [f"-D{k}={v}" for k, v in _PREDEFINED.get(target, {}).items()]
+    dialect = dialect_of(target)
+    argv = [cpp, "-P", "-undef", "-nostdinc", "-trigraphs", *dialect.cpp_args]
+    argv += [f"-D{k}={v}" for k, v in dialect.predefined.items()]
     with tempfile.TemporaryDirectory(prefix="uhop-cpp-") as d:
-        src = Path(d) / ("kernel.cu" if target == "cuda" else "kernel.cl")
+        src = Path(d) / dialect.file_name
         src.write_text(text, encoding="utf-8", errors="surrogateescape")
         try:
             p = subprocess.Popen(argv + [str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -209,7 +188,7 @@ def _bounded_output(p: subprocess.Popen) -> Tuple[bytes, bytes, str]:
 
 def _builtin_definitions(expanded: str, target: str) -> List[Tuple[str, str, int, int]]:
     """A function defined (not called) under a built-in's name: `void barrier(int f) { }`."""
-    builtins = BUILTINS.get(target, BUILTINS["opencl"]) - _KEYWORDS
+    builtins = dialect_of(target).builtins - KEYWORDS
     out = []
     for m in re.finditer(r"\b([A-Za-z_]\w*)\s*\(([^()]*)\)\s*\{", expanded):
         name = m.group(1)

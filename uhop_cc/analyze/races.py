@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import List, Set, Tuple
 
+from .. import targets
+
 __all__ = ["global_races"]
 
 _ID_CALL = re.compile(r"\b(?:get_global_id|get_local_id|get_group_id|threadIdx|blockIdx)\b")
@@ -39,14 +41,14 @@ def _body(text: str, start: int) -> Tuple[int, int]:
     return start, len(text)
 
 
-def _writable_globals(params: str, target: str) -> Set[str]:
+def _writable_globals(params: str, pointers_global: bool) -> Set[str]:
     out = set()
     for p in params.split(","):
         p = p.strip()
         m = re.search(r"([A-Za-z_]\w*)\s*$", p)
         if not m or "*" not in p or re.search(r"\bconst\b", p):
             continue
-        if target == "cuda" or re.search(r"\b(?:__global|global)\b", p):
+        if pointers_global or re.search(r"\b(?:__global|global)\b", p):
             out.add(m.group(1))
     return out
 
@@ -128,12 +130,14 @@ def _single_work_item(text: str, kernel_at: int) -> bool:
 def global_races(expanded: str, target: str) -> List[Tuple[str, str, int, int]]:
     """(code, message, line, col) for each unpinned read-modify-write of a uniform global element."""
     out = []
+    dialect = targets.get(target).dialect
+    pointers_global = bool(dialect and dialect.pointers_global)  # CUDA: no address-space qualifier to look for
     for k in _KERNEL.finditer(expanded):
         if _single_work_item(expanded, k.start()):
             continue
         start, end = _body(expanded, k.end() - 1)
         body = expanded[start:end]
-        bufs = _writable_globals(k.group(2), target)
+        bufs = _writable_globals(k.group(2), pointers_global)
         derived = _id_derived(body)
         for m in list(_RMW.finditer(body)) + list(_PRE.finditer(body)):
             name, index = m.group(1), m.group(2)

@@ -243,7 +243,7 @@ class AnalysisReport:
     # ---- conversion
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "AnalysisReport":
-        """From the plain dict of `uhop_cc._native.analyze` (or `pyref.analyze_dict`)."""
+        """From the plain dict of `uhop_cc._native.analyze` (or tests/analyze/pyref.py's `analyze_dict`)."""
         findings = tuple(_new(Finding, **f) for f in d["findings"])
         if len(findings) > 1:
             findings = tuple(sorted(findings, key=_rank_key))

@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
+from .. import targets as target_registry
 from .generator import CATEGORIES, Limits
 
 __all__ = ["CampaignConfig", "ConfigError", "load_config", "config_from_dict", "TARGETS"]
 
-TARGETS = ("opencl", "cuda")
+TARGETS = target_registry.runnable()  # targets whose devices run kernels
 
 
 class ConfigError(ValueError):
@@ -38,7 +39,7 @@ class CampaignConfig:
     categories: Tuple[str, ...] = CATEGORIES
     records_per_category: int = 10  # validated records per category (and target/device) to reach
     max_programs_per_category: int = 0  # generated programs per category before giving up (0: 4x + 20)
-    targets: Tuple[str, ...] = ("opencl",)
+    targets: Tuple[str, ...] = (target_registry.DEFAULT,)
     devices: Tuple[str, ...] = ("default",)  # OpenCL device selectors: default, an index, a name part
     keep_failures: bool = True  # archive failing kernels too (COMPILE_ERROR, INCORRECT, ...)
     ai: bool = False  # also ask the LLM loop (uhop_cc.ai.loop.improve) with the [ai] settings

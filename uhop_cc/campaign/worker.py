@@ -22,6 +22,7 @@ import traceback
 from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .. import targets
 from .dedup import kernel_key, normalize_uir, top_level_functions, uir_key
 from .generator import GENERATOR_VERSION, Limits, generate
 
@@ -34,19 +35,17 @@ _FINGERPRINTS: Dict[Tuple[str, str], Dict[str, Any]] = {}
 
 # ------------------------------------------------------------------ devices
 def open_device(target: str, selector: str = "default"):
-    """The device for (target, selector), opened once per process. None: CUDA without a GPU."""
+    """The device for (target, selector), opened once per process. None where the target's kernels
+    cannot run here (CUDA without a GPU: its candidates are compile-checked instead)."""
     key = (target, str(selector))
     if key not in _DEVICES:
         sel: Any = None if str(selector) in ("", "default") else \
             (int(selector) if str(selector).lstrip("-").isdigit() else str(selector))
-        if target == "opencl":
-            from ..targets.opencl.runtime import OpenCLDevice
-            _DEVICES[key] = OpenCLDevice.open(sel)
-        elif target == "cuda":
-            from ..targets.cuda.runtime import CUDADevice, cuda_available
-            _DEVICES[key] = CUDADevice.open(sel) if cuda_available() else None
-        else:
-            raise ValueError(f"unknown target `{target}`")
+        t = targets.get(target)
+        if not t.runs_kernels:
+            raise ValueError(f"target `{target}` does not run kernels (campaign targets: "
+                             f"{', '.join(targets.runnable())})")
+        _DEVICES[key] = t.open_device(sel) if t.mode()[0] == "run" else None
     return _DEVICES[key]
 
 
@@ -159,14 +158,10 @@ def _compact_validation(v: Dict[str, Any]) -> Dict[str, Any]:
                         for n, o in (v.get("outputs") or {}).items()}}
 
 
-def _time_launch(prepared, budget_s: float) -> Dict[str, Any]:
-    from ..verify.native_timing import HarnessUnavailable, time_opencl
-    from ..verify.timing import time_launch
-    kw = dict(warmup=1, min_runs=3, max_runs=50, budget_s=budget_s)
-    try:
-        return time_opencl(prepared, **kw).to_json()
-    except HarnessUnavailable:
-        return time_launch(prepared, **kw).to_json()
+def _time_launch(prepared, budget_s: float, target: Optional[str] = None) -> Dict[str, Any]:
+    """The target's timing (its native loop, else the Python loop), cut short for a campaign."""
+    from ..targets import DEFAULT, get
+    return get(target or DEFAULT).time(prepared, budget_s, warmup=1, min_runs=3, max_runs=50).to_json()
 
 
 # ------------------------------------------------------------------ one job
@@ -217,11 +212,11 @@ def _prepare(job: _Job, settings: Dict[str, Any], hardware: Dict[str, Any]) -> N
     job.t.update(generate=t1 - t0, check=t2 - t1, lower=t3 - t2)
 
 
-def _try_round(jobs: List[_Job], r: int, dev, settings: Dict[str, Any]) -> None:
-    """Build, validate and time the r-th candidate of every unresolved job."""
+def _try_round(jobs: List[_Job], r: int, dev, settings: Dict[str, Any], target: str) -> None:
+    """Build, validate and time the r-th candidate of every unresolved job (a target whose
+    devices build many kernels as one program cheaply: `batch_builds`)."""
     from ..codegen import LaunchError, parse_launch
     from ..ir import interpreter
-    from ..targets.opencl.runtime import BuildResult
     from ..verify.validate import validate as run_validation
     entries = []
     for j in jobs:
@@ -232,7 +227,7 @@ def _try_round(jobs: List[_Job], r: int, dev, settings: Dict[str, Any]) -> None:
         att = {"strategy": cand.strategy, "params": dict(cand.params), "status": "ok", "reason": ""}
         j.attempts.append(att)
         try:
-            stages = parse_launch(cand.source, "opencl")
+            stages = parse_launch(cand.source)
         except LaunchError as e:
             att.update(status="launch_error", reason=str(e))
             j.fail = (failure_status("launch_error"), str(e))
@@ -241,7 +236,7 @@ def _try_round(jobs: List[_Job], r: int, dev, settings: Dict[str, Any]) -> None:
             t = time.perf_counter()
             try:
                 from ..analyze import analyze_dict
-                j.analysis = analysis_summary(analyze_dict(cand.source, "opencl", j.spec))
+                j.analysis = analysis_summary(analyze_dict(cand.source, target, j.spec))
             except Exception as e:  # noqa: BLE001 - the analyzer is optional (another helper's work)
                 j.analysis = {"unavailable": f"{type(e).__name__}: {e}"}
             j.t["analyze"] += time.perf_counter() - t
@@ -273,7 +268,7 @@ def _try_round(jobs: List[_Job], r: int, dev, settings: Dict[str, Any]) -> None:
                     built.append(None)
                     continue
                 j.t["build"] += share
-                built.append((BuildResult(True, br.program, br.log, share, br.options), st2, b2,
+                built.append((dataclasses.replace(br, seconds=share), st2, b2,
                               {"ok": True, "seconds": share, "batched": True, "batch_kernels": len(entries),
                                "batch_seconds": secs}))
     if not batch_ok:
@@ -317,7 +312,7 @@ def _try_round(jobs: List[_Job], r: int, dev, settings: Dict[str, Any]) -> None:
             prepared = None
             try:
                 prepared = dev.prepare(br, st2, b2, interpreter.random_inputs(b2, seed=3))
-                j.timing = _time_launch(prepared, float(settings.get("time_budget_s", 0.02)))
+                j.timing = _time_launch(prepared, float(settings.get("time_budget_s", 0.02)), target)
             except Exception as e:  # noqa: BLE001
                 att.update(status="launch_error", reason=f"timing: {type(e).__name__}: {e}"[:300])
                 j.fail = ("RUNTIME_ERROR", att["reason"])
@@ -330,10 +325,12 @@ def _try_round(jobs: List[_Job], r: int, dev, settings: Dict[str, Any]) -> None:
         j.status, j.reason = "PASSED", ""
 
 
-def _run_cuda(job: _Job, dev, settings: Dict[str, Any]) -> None:
+def _run_compiled(job: _Job, dev, settings: Dict[str, Any]) -> None:
+    """One job through compile_bound (targets that do not batch builds; without a device, compile-only)."""
     from ..pipeline import compile_bound
+    target = job.item["target"]
     t = time.perf_counter()
-    res = compile_bound(job.bound, target="cuda", device=dev, strategy=settings.get("strategy", "auto"),
+    res = compile_bound(job.bound, target=target, device=dev, strategy=settings.get("strategy", "auto"),
                         validate=settings.get("validate", True), time=settings.get("time", True),
                         time_budget_s=float(settings.get("time_budget_s", 0.02)), use_cache=False)
     job.t["build"] += time.perf_counter() - t
@@ -351,7 +348,7 @@ def _run_cuda(job: _Job, dev, settings: Dict[str, Any]) -> None:
     if res.kernel is not None and settings.get("analysis", True):
         try:
             from ..analyze import analyze_dict
-            job.analysis = analysis_summary(analyze_dict(res.kernel.source, "cuda", job.spec))
+            job.analysis = analysis_summary(analyze_dict(res.kernel.source, target, job.spec))
         except Exception as e:  # noqa: BLE001
             job.analysis = {"unavailable": f"{type(e).__name__}: {e}"}
 
@@ -420,7 +417,7 @@ def _result(job: _Job, settings: Dict[str, Any], hardware: Dict[str, Any]) -> Di
         source_hash=sha256(k.source) if k is not None else None,
         verified=bool(job.validated), session=str(settings.get("name")),
         extra=extra)
-    files = {("kernel.cu" if it["target"] == "cuda" else "kernel.cl"): k.source if k is not None else None,
+    files = {targets.get(it["target"]).file_name: k.source if k is not None else None,
              "program.uir": job.gen.source, "spec.json": job.spec.dumps() + "\n"}
     return {"item_id": it["item_id"], "status": status, "reason": reason or "", "record": rec.to_json(),
             "files": files, "kernel_key": kkey, "lowered": job.spec.category,
@@ -446,17 +443,17 @@ def process_batch(items: Sequence[Dict[str, Any]], settings: Dict[str, Any]) -> 
         except Exception as e:  # noqa: BLE001
             j.error = f"{type(e).__name__}: {e}\n" + traceback.format_exc(limit=3)
     live = [j for j in jobs if j.error is None]
-    if target == "cuda":
+    if not targets.get(target).batch_builds:
         for j in live:
             try:
-                _run_cuda(j, dev, settings)
+                _run_compiled(j, dev, settings)
             except Exception as e:  # noqa: BLE001
                 j.error = f"{type(e).__name__}: {e}"
     else:
         rounds = max((len(j.cands) for j in live), default=0)
         for r in range(rounds):
             try:
-                _try_round(live, r, dev, settings)
+                _try_round(live, r, dev, settings, target)
             except Exception as e:  # noqa: BLE001 - a bug here must not lose the batch
                 for j in live:
                     if j.status is None and j.error is None:

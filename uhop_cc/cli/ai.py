@@ -17,7 +17,9 @@ import json
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
+from .. import targets
 from ..dataset.index import DatasetError, scan_dataset
+from .device_args import open_device
 
 
 def register(sub) -> None:
@@ -44,7 +46,7 @@ def register(sub) -> None:
     q = asub.add_parser("query", help="attempts matching filters")
     q.add_argument("--device", help="a part of the device name (case-insensitive)")
     q.add_argument("--operation", help="operation category (elementwise, matmul, ...) or kernel name")
-    q.add_argument("--target", choices=["opencl", "cuda", "ttmetal"])
+    q.add_argument("--target", choices=targets.names())
     q.add_argument("--status", action="append", help="a status (repeatable): PASSED, SLOWER, INCORRECT, ...")
     q.add_argument("--success-only", action="store_true", help="only kernels that passed every check")
     q.add_argument("--limit", type=int, default=0)
@@ -208,9 +210,8 @@ def cmd_rerun(args) -> int:
     except KeyError as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 1
-    if args.device is not None and meta.get("target") in ("opencl", "cuda"):
-        from .backend import _open_device
-        device = _open_device(args.device, meta["target"])
+    if args.device is not None and meta.get("target") in targets.runnable():
+        device = open_device(args.device, meta["target"])
     sizes = None
     if args.shapes:
         from .. import ir

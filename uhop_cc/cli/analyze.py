@@ -10,6 +10,8 @@ import json
 import sys
 from typing import List, Optional
 
+from .. import targets
+
 
 def register(sub) -> None:
     p = sub.add_parser("analyze", help="statically check a kernel source (no compiler needed)",
@@ -24,7 +26,7 @@ def register(sub) -> None:
 
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="kernel source (.cl, .cu, .cpp); `-` reads standard input")
-    p.add_argument("--target", default="opencl", choices=["opencl", "cuda", "ttmetal"], help="kernel dialect")
+    p.add_argument("--target", default=targets.DEFAULT, choices=targets.names(), help="kernel dialect")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--kernel-name", help="the entry kernel must have this name")
     p.add_argument("--expect-args", type=int, metavar="N",
@@ -55,7 +57,7 @@ def cmd_analyze(args) -> int:
         expected["arg_count"] = args.expect_args
     path = "<stdin>" if args.file == "-" else args.file
     pre, source = [], data
-    if not args.no_preprocess and args.target in ("opencl", "cuda"):
+    if not args.no_preprocess and args.target in targets.c_style():
         from ..analyze.preprocess import expand
         ex = expand(data.decode("utf-8", "replace"), args.target)
         pre = [{"code": c, "message": m, "line": ln, "col": col, "severity": "error"} for c, m, ln, col in ex.findings]

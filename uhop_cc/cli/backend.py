@@ -5,7 +5,9 @@ import json
 import sys
 from pathlib import Path
 
-from .. import ir
+from .. import targets
+from . import ai as ai_cli
+from .device_args import bind_args, open_device
 
 
 def register(sub) -> None:
@@ -13,7 +15,7 @@ def register(sub) -> None:
                        description="Lower a UIR kernel to a target, build it, validate it against the reference "
                                    "interpreter on fresh random inputs and time it.")
     p.add_argument("file")
-    p.add_argument("--target", default="opencl", choices=["opencl", "cuda", "ttmetal"],
+    p.add_argument("--target", default=targets.DEFAULT, choices=targets.names(),
                    help="code generation target (cuda without a GPU: NVRTC compile check only; "
                         "ttmetal writes a standalone TT-Metalium project)")
     p.add_argument("--cores", default="single", choices=["single", "multi"], help="ttmetal: core grid")
@@ -36,7 +38,6 @@ def register(sub) -> None:
                    help="judge your own kernel (.cl or .cu, following the kernel ABI) instead of generating one: "
                         "static analysis of the preprocessed source, then build, validation against the UIR "
                         "reference and timing in a child process")
-    from . import ai as ai_cli
     ai_cli.add_compile_arguments(p)
     p.set_defaults(func=cmd_compile)
 
@@ -55,81 +56,36 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_devices)
 
 
-def _device_arg(text):
-    if text is None:
-        return None
-    return int(text) if text.lstrip("-").isdigit() else text
-
-
-def _open_device(text, target="opencl"):
-    if target == "cuda":
-        from ..targets.cuda.runtime import CUDADevice, CudaUnavailable, cuda_available, nvrtc_available
-        if not cuda_available() and not nvrtc_available():
-            print("error: --target cuda needs the CUDA extra (NVRTC, and the driver API where a GPU exists): "
-                  "pip install \"uhopc[cuda]\"  (cuda-bindings and nvidia-cuda-nvrtc)", file=sys.stderr)
-            raise SystemExit(2)
-        if text is None and not cuda_available():
-            return None  # the pipeline falls back to an NVRTC compile check
-        try:
-            return CUDADevice.open(_device_arg(text))
-        except (CudaUnavailable, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            raise SystemExit(2)
-    from ..targets.opencl.runtime import OpenCLDevice, OpenCLUnavailable
-    try:
-        return OpenCLDevice.open(_device_arg(text))
-    except (OpenCLUnavailable, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _bind(args, default_size=256):
-    k = ir.select_kernel(ir.load_file(args.file), args.kernel)
-    shapes = args.shapes if args.shapes else {s: default_size for s in k.sizes}
-    return ir.bind_shapes(k, shapes)
-
-
-def cmd_compile_ttmetal(args) -> int:
-    from ..targets.ttmetal import TTMetalError, emit_ttmetal_project, syntax_check
-
-    bound = _bind(args, default_size=1024)
+def compile_project(args, target) -> int:
+    """A target whose kernels are not run here (TT-Metal) writes a standalone project instead,
+    syntax-checked: exit 0, 1 when the check fails, 2 when the program cannot be lowered."""
+    bound = bind_args(args, default_size=1024)
     outdir = _checked_outdir(args, bound, replaced=False)  # the project is written in place
     try:
-        project = emit_ttmetal_project(bound, outdir, cores=args.cores, arch=args.arch)
-    except TTMetalError as e:
+        written = target.write_project(bound, outdir, cores=args.cores, arch=args.arch)
+    except ValueError as e:  # a construct the target cannot express
         print(f"{args.file}: error: {e}", file=sys.stderr)
         return 2
-    check = syntax_check(outdir)
-    if args.json:
-        print(json.dumps({"ok": check.ok, "project": project.to_json(), "syntax_check": check.to_json()
-                          if hasattr(check, "to_json") else str(check)}, indent=2))
-        return 0 if check.ok else 1
-    print(f"{bound.name}: TT-Metal project ({args.cores}-core, {args.arch}) in {outdir}")
-    for role, path in project.kernel_files.items():
-        print(f"  {role:<8} {path}  ({project.runtime_arg_counts.get(role, 0)} runtime args)")
-    print(f"  host     {project.host_file}")
-    print("  " + check.format().replace("\n", "\n  "))
-    print("  build against the SDK: cmake -S . -B build && cmake --build build (see README.md there)")
-    return 0 if check.ok else 1
+    print(json.dumps(written.to_json(), indent=2) if args.json else written.summary())
+    return 0 if written.ok else 1
 
 
 def cmd_compile(args) -> int:
-    from ..pipeline import compile_bound
-    from . import ai as ai_cli
+    from ..ai.loop import improve, scrubber_for  # here: the LLM stack loads only for a compile
+    from ..pipeline import compile_bound, strategies
 
     ai_opts = ai_cli.compile_options(args)  # None without --ai; exits 2 with one line when a key is missing
-    if args.target == "ttmetal":
-        rc = cmd_compile_ttmetal(args)
+    target = targets.get(args.target)
+    if not target.runs_kernels:
+        rc = compile_project(args, target)
         if ai_opts is not None:
-            from ..ai.loop import improve
-            print(improve(_bind(args, default_size=1024), target="ttmetal", device=None, baseline=None,
+            print(improve(bind_args(args, default_size=1024), target=target.name, device=None, baseline=None,
                           **ai_opts).summary)
         return rc
-    bound = _bind(args)
+    bound = bind_args(args)
     outdir = _checked_outdir(args, bound)
     user = _user_kernel(args, bound) if args.kernel_source else None
     if args.strategy not in ("auto", "generic"):
-        from ..pipeline import strategies
         s = strategies(bound, args.target)
         if args.strategy not in s["applicable"]:
             why = (f"does not apply to kernel `{bound.name}`" if args.strategy in s["known"]
@@ -137,7 +93,7 @@ def cmd_compile(args) -> int:
             print(f"error: --strategy {args.strategy} {why}; strategies that apply to `{bound.name}`: "
                   f"{', '.join(s['applicable'])}", file=sys.stderr)
             return 2
-    device = _open_device(args.device, args.target)
+    device = open_device(args.device, args.target)
     _refuse_if_too_big(args, bound, device, user is not None)
     quiet = args.json
     say = (lambda m: None) if quiet else (lambda m: print(f"uhopc: {m}...", file=sys.stderr, flush=True))
@@ -145,7 +101,6 @@ def cmd_compile(args) -> int:
                            validate=not args.no_validate, time=not args.no_time, outdir=outdir,
                            emit_host=args.emit_host, roofline=not (args.no_roofline or args.no_time),
                            progress=say, ai=ai_opts, use_cache=not args.no_cache, kernel_source=user)
-    from ..ai.loop import scrubber_for
     scrub = scrubber_for(ai_opts)
     if args.json:
         print(scrub.json(result.to_json()))
@@ -161,8 +116,9 @@ def cmd_compile(args) -> int:
 def _refuse_if_too_big(args, bound, device, untrusted: bool) -> None:
     """Exit 2 with one line, before anything is allocated, when the job cannot fit in memory:
     validation holds the reference's copies, --no-validate only the timed run's buffers."""
+    from ..stages import device_runs
     from ..verify import memory
-    if device is None:  # CUDA without a GPU: NVRTC compiles, nothing runs
+    if not device_runs(device):  # a compile-only device (CUDA with NVRTC only): nothing is allocated
         return
     in_host, device_bytes = memory.device_facts(device)
     timed = "build" if args.no_time else "time"
@@ -206,29 +162,21 @@ def _user_kernel(args, bound):
 def cmd_spec(args) -> int:
     from ..lower import build_spec
 
-    bound = _bind(args)
-    hw = None if args.no_device else _open_device(args.device).fingerprint()
+    bound = bind_args(args)
+    hw = None if args.no_device else open_device(args.device).fingerprint()
     print(build_spec(bound, hw).dumps())
     return 0
 
 
 def cmd_devices(args) -> int:
-    from ..targets.opencl.runtime import list_devices
-
-    devs = [d.to_json() for d in list_devices()]
-    try:
-        from ..targets.cuda.runtime import cuda_available, list_devices as cuda_devices
-        cuda = cuda_devices() if cuda_available() else []
-    except ImportError:
-        cuda = []
+    found = {name: targets.get(name).devices() for name in targets.runnable()}
     if args.json:
-        print(json.dumps({"opencl": devs, "cuda": cuda}, indent=2))
+        print(json.dumps(found, indent=2))
         return 0
-    if not devs and not cuda:
+    if not any(found.values()):
         print("no OpenCL devices found (install an ICD such as Debian's pocl-opencl-icd)")
         return 1
-    for j in devs:
-        print(f"opencl {j.get('index')}: {j.get('name')}  [{j.get('type', '')}]  platform: {j.get('platform')}")
-    for j in cuda:
-        print(f"cuda   {j.get('index')}: {j.get('name')}")
+    for name, infos in found.items():
+        for info in infos:
+            print(targets.get(name).device_line(info))
     return 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 import sys
 
+from .. import targets
+from .device_args import bind_args, open_device
+
 
 def register(sub) -> None:
     p = sub.add_parser("tune", help="search schedules for a kernel and cache the fastest",
@@ -12,7 +15,7 @@ def register(sub) -> None:
                                    "time it with the native harness and cache the best per device, target, kernel "
                                    "and shape. `uhopc compile` then uses the cached schedule.")
     p.add_argument("file", nargs="?")
-    p.add_argument("--target", default="opencl", choices=["opencl", "cuda"])
+    p.add_argument("--target", default=targets.DEFAULT, choices=targets.runnable())
     p.add_argument("--shapes")
     p.add_argument("--kernel")
     p.add_argument("--device")
@@ -42,11 +45,11 @@ def cmd_tune(args) -> int:
     if not args.file:
         print("error: a FILE.uir is needed (or --show)", file=sys.stderr)
         return 2
-    from .backend import _bind, _open_device
-    bound = _bind(args)
-    device = _open_device(args.device, args.target)
-    if device is None:
-        print("error: no CUDA device here; tuning needs to run kernels", file=sys.stderr)
+    from ..stages import device_runs
+    bound = bind_args(args)
+    device = open_device(args.device, args.target)
+    if not device_runs(device):  # a compile-only device (CUDA with NVRTC only)
+        print(f"error: no {args.target.upper()} device here; tuning needs to run kernels", file=sys.stderr)
         return 2
     print(f"tuning {bound.name} ({', '.join(f'{k}={v}' for k, v in bound.sizes.items())}) on {device.name} "
           f"for up to {args.budget:.0f} s", file=sys.stderr)
@@ -67,5 +70,5 @@ def cmd_tune(args) -> int:
         print(f"  default  {res.default.params}  {res.default.best * 1e3:.4f} ms  "
               f"-> {res.speedup:.2f}x")
     if res.cached:
-        print(f"  cached for `uhopc compile` on this device")
+        print("  cached for `uhopc compile` on this device")
     return 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List
 
 from ..ir import nodes as N
-from ..ir.typed import CheckedKernel
+from ..ir.typed import C_TYPE, CheckedKernel
 
 from ..ir.reserved import RESERVED
 
@@ -59,7 +59,7 @@ class GeneratedKernel:
                 "file": self.file_name}
 
 
-class _Emitter:
+class ExpressionEmitter:
     """Compiles typed expressions to C: returns a value string, appends statements to `out`."""
 
     def __init__(self, r: "CStyleRenderer", ck: CheckedKernel):
@@ -304,6 +304,18 @@ class CStyleRenderer:
             return f"{acc} *= {val};"
         return f"{acc} = {self.math(op, dtype, [acc, val])};"
 
+    def abi_decl(self, arg) -> str:
+        """The C type of one ABI argument (`arg`: name, kind, dtype; see lower/spec.py AbiArg) as prompts
+        and the analyzer's messages show it: the dialect's pointer qualifier, the ABI's element type names
+        (f16 is `half` in every dialect: the analyzer also accepts the storage types the renderers use)."""
+        if arg.kind == "size":
+            return "const long" if arg.dtype == "i64" else "const int"
+        c = C_TYPE.get(arg.dtype, "float")
+        if arg.kind == "scalar":
+            return f"const {c}"
+        g = f"{self.global_ptr} " if self.global_ptr else ""
+        return f"{g}const {c}*" if arg.kind == "input" else f"{g}{c}*"  # outputs and temporaries
+
     # ---- the generic lowering
     def signature(self, ck: CheckedKernel, name: str, with_temps: bool = True) -> str:
         args = []
@@ -325,13 +337,13 @@ class CStyleRenderer:
         names[-1] = c_name(ck.name)
         return names
 
-    def total_elements(self, em: _Emitter, shape) -> str:
+    def total_elements(self, em: ExpressionEmitter, shape) -> str:
         if not shape:
             return "1"
         return " * ".join(em.int_expr(d) for d in shape)
 
     def stage(self, ck: CheckedKernel, s: N.Stmt, name: str) -> str:
-        em = _Emitter(self, ck)
+        em = ExpressionEmitter(self, ck)
         info = ck.tensors[s.target]
         total = self.total_elements(em, info.shape)
         lines = [self.launch_annotation(total, self.block), self.signature(ck, name) + "\n{"]

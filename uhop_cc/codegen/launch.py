@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 _ANNOT = re.compile(r"^[ \t]*//[ \t]*@launch\b(?P<body>[^\n]*)$", re.M)
-_KERNEL = {
-    "opencl": re.compile(r"(?:__kernel|\bkernel)\s+(?:__attribute__\s*\(\(.*?\)\)\s*)?void\s+([A-Za-z_]\w*)\s*\(", re.S),
-    "cuda": re.compile(r"__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?void\s+([A-Za-z_]\w*)\s*\(", re.S),
-}
+# A kernel definition in any C-style dialect: OpenCL's `__kernel void f(` (or `kernel`, with an
+# optional attribute) and CUDA's `__global__ void f(`. One pattern serves both: neither spelling
+# can appear in the other dialect's source (`__global` pointers are not `__global__`).
+_KERNEL = re.compile(r"(?:(?:__kernel|\bkernel)\s+(?:__attribute__\s*\(\(.*?\)\)\s*)?"
+                     r"|__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?)void\s+([A-Za-z_]\w*)\s*\(", re.S)
 _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_]\w*)|(.))")
 
 
@@ -240,9 +241,9 @@ def parse_annotation(line: str, kernel_name: str = "?") -> Stage:
     return Stage(kernel_name, line.strip(), _tuple(f["global"]), local)
 
 
-def parse_launch(source: str, target: str = "opencl") -> Tuple[Stage, ...]:
-    """Every kernel function with the @launch annotation above it, in source order."""
-    kernels = [(m.start(), m.group(1)) for m in _KERNEL[target].finditer(source)]
+def parse_launch(source: str) -> Tuple[Stage, ...]:
+    """Every kernel function (of any C-style dialect) with the @launch annotation above it, in source order."""
+    kernels = [(m.start(), m.group(1)) for m in _KERNEL.finditer(source)]
     annots = [(m.start(), m.group(0)) for m in _ANNOT.finditer(source)]
     if not kernels:
         raise LaunchError("no kernel function found in the source")

@@ -1,10 +1,10 @@
 """What every template of every target shares: the Template/Match API, device defaults, IR
-rewriting and an expression emitter built on the generic lowering's `_Emitter`.
+rewriting and an expression emitter built on the generic lowering's `ExpressionEmitter`.
 
 A template recognises a program structurally on the typed IR (`match`), proposes schedule
 parameters (`space`, the first one being the device's default) and renders source under the
 generic lowering's ABI (`render`). Expressions inside template kernels are compiled by
-`ExprEmitter`, a subclass of the generic `_Emitter` whose hooks substitute loads (vector loads,
+`ExprEmitter`, a subclass of the generic `ExpressionEmitter` whose hooks substitute loads (vector loads,
 values kept in registers, accumulators) so every construct of the language keeps working; each
 target binds it to its renderer.
 """
@@ -18,7 +18,7 @@ from ..ir import nodes as N
 from ..ir.limits import deep
 from ..ir.typed import BoundKernel, CheckedKernel
 from ..lower.indexing import index_bits
-from .cstyle import CStyleRenderer, GeneratedKernel, _Emitter
+from .cstyle import CStyleRenderer, GeneratedKernel, ExpressionEmitter
 
 __all__ = ["Match", "Template", "NoMatch", "ExprEmitter", "device_kind", "max_work_group", "local_mem",
            "compute_units", "launch_expr", "tree_map", "rename", "index_names", "is_uniform", "vector_safe",
@@ -287,7 +287,7 @@ def lanes(value: str, n: int) -> List[str]:
     return [f"{value}.s{LANE[i]}" for i in range(n)]
 
 
-class ExprEmitter(_Emitter):
+class ExprEmitter(ExpressionEmitter):
     """The generic expression compiler with substitution hooks.
 
     access(e) -> C text or None: replaces a tensor load (a register, a vector load...);

@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Union
 
+from .. import targets
 from .export import Skipped, iter_records, resolve_dataset
 from .index import describe_skipped, scan_dataset
 from .records import SUCCESS
@@ -61,7 +62,7 @@ def _summary_of(source: str, target: str, spec: Any) -> Optional[Dict[str, Any]]
     try:
         from ..analyze import analyze_dict
         from ..campaign.worker import analysis_summary
-        return analysis_summary(analyze_dict(source, target or "opencl", spec))
+        return analysis_summary(analyze_dict(source, target or targets.DEFAULT, spec))
     except Exception:  # noqa: BLE001 - the analyzer is optional here
         return None
 

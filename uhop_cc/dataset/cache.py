@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
+from .. import targets
 from .records import Scrubber, sha256
 from .store import DatasetStore, sizes_key
 
@@ -111,7 +112,7 @@ def store(uir_hash: str, target: str, device_name: str, sizes: Mapping[str, int]
                 "INSERT OR REPLACE INTO best_kernels (uir_hash, target, device, sizes, kernel, entry, file_name, "
                 "source, source_hash, median_s, baseline_s, speedup, attempt_id, provider, model, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*key, kernel, entry or kernel, file_name or ("kernel.cu" if target == "cuda" else "kernel.cl"),
+                (*key, kernel, entry or kernel, file_name or targets.get(target).file_name,
                  source, sha256(source), median_s, baseline_s, speedup, attempt_id, provider, model,
                  time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
     finally:

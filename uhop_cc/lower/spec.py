@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ..ir import nodes as N
 from ..ir import printer
-from ..ir.typed import C_TYPE, BoundKernel
+from ..ir.typed import BoundKernel
 from .category import categorize
 from .cost import statement_flops
 from .indexing import index_bits
@@ -41,10 +41,10 @@ class TensorSpec:
 
 @dataclass(frozen=True)
 class AbiArg:
+    """One kernel argument, target-neutral: each renderer writes its C type (`abi_decl`)."""
     name: str
     kind: str  # input, scalar, output, temp, size
-    dtype: str
-    c_type: str  # e.g. `__global const float*`, `const int`
+    dtype: str  # sizes: i32, or i64 where the shapes need 64-bit indices
 
 
 @dataclass(frozen=True)
@@ -93,25 +93,17 @@ def _tensor(b: BoundKernel, name: str) -> TensorSpec:
     return TensorSpec(name, t.dtype, b.shapes[name], tuple(printer.expr(d) for d in t.shape))
 
 
-def abi(b: BoundKernel, dialect: str = "opencl") -> Tuple[AbiArg, ...]:
-    g = "__global " if dialect == "opencl" else ""
+def abi(b: BoundKernel) -> Tuple[AbiArg, ...]:
+    """The kernel ABI: inputs and scalars in declaration order, outputs, then the size symbols."""
     out: List[AbiArg] = []
     ck = b.checked
     for p in ck.inputs:
-        if p.is_scalar:
-            out.append(AbiArg(p.name, "scalar", p.dtype, f"const {C_TYPE[p.dtype]}"))
-        else:
-            out.append(AbiArg(p.name, "input", p.dtype, f"{g}const {_storage(p.dtype)}*"))
+        out.append(AbiArg(p.name, "scalar" if p.is_scalar else "input", p.dtype))
     for p in ck.outputs:
-        out.append(AbiArg(p.name, "output", p.dtype, f"{g}{_storage(p.dtype)}*"))
-    wide = index_bits(b) == 64
-    for s in ck.sizes:
-        out.append(AbiArg(s, "size", "i64", "const long") if wide else AbiArg(s, "size", "i32", "const int"))
+        out.append(AbiArg(p.name, "output", p.dtype))
+    size = "i64" if index_bits(b) == 64 else "i32"
+    out.extend(AbiArg(s, "size", size) for s in ck.sizes)
     return tuple(out)
-
-
-def _storage(dtype: str) -> str:
-    return "half" if dtype == "f16" else C_TYPE[dtype]
 
 
 def _reductions(e: N.Expr, b: BoundKernel) -> List[Dict[str, object]]:

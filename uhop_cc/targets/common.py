@@ -231,20 +231,54 @@ class Device(Protocol):
 
 @runtime_checkable
 class Target(Protocol):
-    """One kernel dialect and the machinery around it (see targets/opencl for a whole example).
+    """One kernel dialect and the machinery around it (targets/opencl/__init__.py is a whole example;
+    README "Adding a target" walks through it). Code outside targets/ reads these, never a name.
 
-    name: the registry key and the CLI's `--target` value; file_name: the source file it writes
-    (`kernel.cl`); language: how prompts and docs name the dialect; runs_kernels: whether its devices
-    launch kernels (TT-Metal here only writes projects)."""
+    Facts: name (the registry key and `--target` value), file_name (`kernel.cl`), language, fence (the
+    code-fence language of prompts), kernel_qualifier / global_qualifier (how the ABI is spelled),
+    kernel_pattern (a regex; group 1 names each kernel), kernel_roles (several kernels per candidate,
+    TT-Metal's reader/compute/writer; () for one source), dialect (targets/dialect.py: what the source
+    analyzers need; None where they do not apply).
+    Capabilities: runs_kernels (its devices launch kernels; False: it writes projects), memory_checked
+    (the interval analysis checks every launch), batch_builds, arena_launches, runs_sanitizer,
+    allows_asm, include_note / include_allowed(header) (what untrusted sources may include),
+    offline_check ('nvrtc', 'syntax' or None: the check where nothing runs)."""
     name: str
     file_name: str
     language: str
+    fence: str
+    kernel_qualifier: str
+    global_qualifier: str
     runs_kernels: bool
+    memory_checked: bool
 
-    def renderer(self, index_bits: int = 32): ...
+    def mode(self) -> Tuple[str, str]:
+        """('run', '') where candidates are built, run and timed here; else ('nvrtc'|'static'|...,
+        why nothing runs)."""
 
-    def templates(self) -> List[Any]: ...
+    def renderer(self, index_bits: int = 32):
+        """The C-style renderer of the dialect at 32 or 64-bit indices (raises where there is none)."""
 
-    def open_device(self, selector: Any = None) -> Device: ...
+    def templates(self) -> List[Any]:
+        """The fast templates, in the order they are tried."""
 
-    def available(self) -> Tuple[bool, str]: ...
+    def open_device(self, selector: Any = None) -> Device:
+        """A device that runs this target's kernels (`selector`: an index or a name substring)."""
+
+    def compile_only_device(self) -> Any:
+        """A device that builds but cannot run (NVRTC without a GPU), or None."""
+
+    def available(self) -> Tuple[bool, str]:
+        """Whether a device can run kernels here, and why not."""
+
+    def abi_decl(self, arg) -> str:
+        """The C declaration of one ABI argument (lower/spec.AbiArg) in this dialect."""
+
+    def time(self, prepared, budget_s: float, **options) -> Dict[str, Any]:
+        """Median-of-runs timing of a prepared launch (native loop where there is one)."""
+
+    def peaks(self, device) -> Optional[Dict[str, Any]]:
+        """Measured compute and memory peaks of `device` for the roofline (None: unknown)."""
+
+    def flush_bytes(self, device) -> int:
+        """Bytes to write between timed runs so no run reads a warm cache (0: none)."""

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .. import targets
 from ..codegen import parse_launch
 from ..ir import interpreter
 from ..ir.typed import BoundKernel
@@ -98,6 +99,11 @@ def _fits(kernel, hardware: Dict[str, Any], target: str) -> Optional[str]:
     return None
 
 
+def _median_s(timing) -> float:
+    """The median of a target's timing (a verify.timing.Timing, or its JSON)."""
+    return timing.median_s if hasattr(timing, "median_s") else timing["median_s"]
+
+
 def space(template, match, hardware: Dict[str, Any], limit: int = 32) -> List[Dict[str, Any]]:
     base = [dict(p) for p in template.space(match, hardware)]
     seen, out = set(), []
@@ -119,21 +125,17 @@ def _bar(done: int, total: int, label: str, stream=sys.stderr):
     stream.flush()
 
 
-def tune(bound: BoundKernel, device, *, target: str = "opencl", budget_s: float = 60.0, max_candidates: int = 24,
+def tune(bound: BoundKernel, device, *, target: str = targets.DEFAULT, budget_s: float = 60.0, max_candidates: int = 24,
          progress: bool = True, store: bool = True, validate: bool = True) -> TuneResult:
     """Search the matching template's space for this device and shape; cache the winner."""
-    from ..verify.validate import validate as run_validation
-    from ..pipeline import _time
+    from ..verify.validate import validate as run_validation  # verify/ loads the device runtimes
 
     t0 = time.perf_counter()
     hardware = device.fingerprint()
     name = hardware.get("name", "?")
-    if target == "cuda":
-        from ..targets.cuda import templates
-    else:
-        from ..targets.opencl import templates
+    tgt = targets.get(target)
     found = None
-    for t in templates.TEMPLATES:
+    for t in tgt.templates():
         m = t.match(bound)
         if m is not None:
             found = (t, m)
@@ -163,7 +165,7 @@ def tune(bound: BoundKernel, device, *, target: str = "opencl", budget_s: float 
             errors = [ln.strip() for ln in (c.build.log or "").splitlines() if "error" in ln]
             c.status, c.reason = "build_error", (errors or ["build failed"])[0]
             continue
-        c.stages = parse_launch(c.kernel.source, target)
+        c.stages = parse_launch(c.kernel.source)
         if validate:
             try:
                 rep = run_validation(device, c.build, c.stages, bound, seeds=(1,))
@@ -188,7 +190,7 @@ def tune(bound: BoundKernel, device, *, target: str = "opencl", budget_s: float 
             say(i, len(live), f"round {rnd}: time {c.params}"[:40])
             prepared = device.prepare(c.build, c.stages, bound, inputs)
             try:
-                c.medians.append(_time(prepared, round_budget, target).median_s)
+                c.medians.append(_median_s(tgt.time(prepared, round_budget)))
             except Exception as e:  # noqa: BLE001
                 c.status, c.reason = "invalid", f"timing: {e}"
             finally:

@@ -27,6 +27,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..targets import get as target_of
+
 __all__ = ["check_candidate", "sampled_check", "guard_bytes_for", "suspicious", "roof_peaks", "roofline_verdict",
            "cache_bytes_of", "SAMPLES"]
 
@@ -144,12 +146,15 @@ def _requested(device, build, stages, bound, guard: int, seed: int, pages: bool 
     return {"ok": True, "sampled": n, "note": why or None}
 
 
-def roof_peaks(device) -> Optional[Dict[str, Any]]:
-    """The measured peaks of an OpenCL device with the host's last-level cache: what `suspicious`
-    needs. None where they cannot be measured (the check is then skipped, not the candidate)."""
+def roof_peaks(device, target: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    """The measured peaks of a device of `target` (default: the default target) with the host's
+    last-level cache: what `suspicious` needs. None where they cannot be measured (the check is
+    then skipped, not the candidate)."""
     try:
-        from .native_timing import host_llc_bytes, measure_peaks
-        return dict(measure_peaks(device), llc_bytes=host_llc_bytes())
+        from ..targets import DEFAULT, get
+        from .native_timing import host_llc_bytes
+        peaks = get(target or DEFAULT).peaks(device)
+        return dict(peaks, llc_bytes=host_llc_bytes()) if peaks else None
     except Exception:  # noqa: BLE001
         return None
 
@@ -218,16 +223,16 @@ def _timed(device, build, stages, bound, target: str, budget_s: float, seed: int
     from .inputs import make_inputs
     from .timing import time_launch
     inputs = make_inputs(bound, "normal", seed)
-    if target == "opencl":
-        from .native_timing import default_flush_bytes
-        scratch = min(default_flush_bytes(device.cl_device), _FLUSH_CAP) if flush else 0
+    arena = target_of(target).arena_launches  # buffers in one arena: native timing, and a scratch that flushes
+    if arena:
+        scratch = min(target_of(target).flush_bytes(device), _FLUSH_CAP) if flush else 0
         prepared = device.prepare(build, stages, bound, inputs, arena=True, scratch_bytes=scratch)
     else:
         prepared = device.prepare(build, stages, bound, inputs)
     try:
         t = None
-        if target == "opencl" and prepared.arena is not None:
-            from .native_timing import HarnessUnavailable, time_opencl
+        if arena and prepared.arena is not None:
+            from ..targets.opencl.timing import HarnessUnavailable, time_opencl
             try:
                 t = time_opencl(prepared, budget_s=budget_s, flush_buffer=prepared.arena)
             except HarnessUnavailable:
@@ -240,7 +245,7 @@ def _timed(device, build, stages, bound, target: str, budget_s: float, seed: int
     tj = t.to_json()
     tj.pop("samples_s", None)
     tj["repoisoned"] = True
-    tj["cache_flush"] = bool(flush and target == "opencl")
+    tj["cache_flush"] = bool(flush and arena)
     return tj, (inputs, outputs)
 
 
@@ -256,13 +261,12 @@ def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], ta
     _quiet()
     from .. import ir
     from ..codegen.launch import LaunchError, parse_launch
-    from ..targets import get as target_of
     from .validate import validate
 
     checked = ir.select_kernel(ir.load(uir_source), kernel_name)
     device = target_of(target).open_device(device_index)
     try:
-        stages = parse_launch(source, target)
+        stages = parse_launch(source)
     except LaunchError as e:
         return {"stage": "launch", "ok": False, "reason": f"bad @launch annotations: {e}"}
     _mark(progress_path, "compiling")
@@ -272,7 +276,7 @@ def check_candidate(source: str, uir_source: str, kernel_name: Optional[str], ta
         return {"stage": "build", "ok": False, "log": build.log or "", "build": bj}
     seed = int(seeds[0]) if seeds else 1
     # on a CPU device the kernel works on host memory: tensors between PROT_NONE pages, so stray reads fault too
-    pages = target == "opencl" and getattr(device, "works_in_host_memory", False)
+    pages = bool(getattr(device, "works_in_host_memory", False))
     out: Dict[str, Any] = {"stage": "validate", "ok": False, "build": bj, "shapes": [], "guard_pages": pages}
     for k, (label, sizes) in enumerate(shapes):
         _mark(progress_path, f"validating at {'a hidden shape' if label == 'hidden' else _fmt(sizes)}")

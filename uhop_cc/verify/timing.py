@@ -1,11 +1,13 @@
-"""Timing of a prepared launch with OpenCL profiling events.
+"""Timing of a prepared launch in Python: the loop every target falls back to.
 
-A launch's device time is the sum over its stages of (end - start) of their profiling
-events; host wall time (enqueue to completion) is kept beside it. The loop runs until
-`min_runs` launches and either the budget is spent or the median is known to within
-`target_rel_ci` (95% distribution-free confidence interval, half-width over median), and
-never more than `max_runs`. All statistics come from `summarize`, so a native harness can
-feed its own samples through the same code.
+A prepared launch (any target's: `launch()` returns one event per stage with `.wait()` and
+`.profile.start/.end` in nanoseconds, `finish()` waits for the device) is timed by the sum over
+its stages of (end - start) of those events; host wall time (enqueue to completion) is kept
+beside it. The loop runs until `min_runs` launches and either the budget is spent or the median
+is known to within `target_rel_ci` (95% distribution-free confidence interval, half-width over
+median), and never more than `max_runs`. All statistics come from `summarize`, so a native
+harness (`native_timing`, driven by each target's `timing.py`) feeds its samples through the
+same definitions. A target picks its loop in `Target.time(prepared, budget_s)`.
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def _jf(v):
 
 @dataclass
 class Timing:
-    clock: str  # 'device' (profiling events) or 'wall' (when profiling is unavailable)
+    clock: str  # 'device' (the device's events) or 'wall' (when the device cannot time its stages)
     runs: int
     median_s: float
     min_s: float

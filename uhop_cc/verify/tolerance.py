@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Tolerance", "BASE_TOLERANCE", "tolerance_for", "Comparison", "compare", "reduction_length"]
+__all__ = ["Tolerance", "BASE_TOLERANCE", "tolerance_for", "Comparison", "compare", "reduction_length", "json_float"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def reduction_length(bound) -> int:
     return best
 
 
-def _json_float(x: float) -> Any:
+def json_float(x: float) -> Any:
     x = float(x)
     if math.isnan(x):
         return "nan"
@@ -112,14 +112,14 @@ class Comparison:
     def to_json(self) -> Dict[str, Any]:
         return {
             "ok": self.ok, "elements": self.elements, "mismatches": self.mismatches,
-            "max_abs_err": _json_float(self.max_abs_err), "max_rel_err": _json_float(self.max_rel_err),
-            "norm_rel_err": _json_float(self.norm_rel_err), "nan_count": self.nan_count,
+            "max_abs_err": json_float(self.max_abs_err), "max_rel_err": json_float(self.max_rel_err),
+            "norm_rel_err": json_float(self.norm_rel_err), "nan_count": self.nan_count,
             "first_mismatch": None if self.first_index is None else {
-                "index": list(self.first_index), "got": _json_float(self.first_got),
-                "expected": _json_float(self.first_expected)},
+                "index": list(self.first_index), "got": json_float(self.first_got),
+                "expected": json_float(self.first_expected)},
             "tolerance": self.tolerance.to_json() if self.tolerance else None,
-            "norm_limit": None if self.norm_limit is None else _json_float(self.norm_limit),
-            "norm_ok": self.norm_ok, "worst_fraction": _json_float(self.worst_fraction),
+            "norm_limit": None if self.norm_limit is None else json_float(self.norm_limit),
+            "norm_ok": self.norm_ok, "worst_fraction": json_float(self.worst_fraction),
         }
 
 

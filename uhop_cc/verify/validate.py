@@ -23,7 +23,7 @@ from ..ir.typed import BoundKernel
 from ..targets.opencl.runtime import AbiError, LaunchFailure, OpenCLDevice, Poison
 from .errorbound import error_bounds
 from .inputs import make_inputs
-from .tolerance import Comparison, Tolerance, _json_float, compare, reduction_length as _reduction_length, tolerance_for
+from .tolerance import Comparison, Tolerance, json_float, compare, reduction_length as _reduction_length, tolerance_for
 
 __all__ = ["validate", "ValidationReport", "OutputReport", "format_index", "format_value"]
 
@@ -59,12 +59,12 @@ class OutputReport:
 
     def to_json(self) -> Dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype, "shape": self.shape, "elements": self.elements,
-                "ok": self.ok, "max_abs_err": _json_float(self.max_abs_err),
-                "max_rel_err": _json_float(self.max_rel_err), "norm_rel_err": _json_float(self.norm_rel_err),
+                "ok": self.ok, "max_abs_err": json_float(self.max_abs_err),
+                "max_rel_err": json_float(self.max_rel_err), "norm_rel_err": json_float(self.norm_rel_err),
                 "mismatches": self.mismatches,
                 "unwritten": self.unwritten, "nan_count": self.nan_count, "first_mismatch": self.first_mismatch,
                 "canary": dict(self.guard), "tolerance": self.tolerance,
-                "worst_fraction": _json_float(self.worst_fraction)}
+                "worst_fraction": json_float(self.worst_fraction)}
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 
 from ai.cheats.cheat_kernels import CUDA, OPENCL, Cheat
 from ai.fake_llm import reply
-from runtime.conftest import opencl_unavailable_reason
+from targets.opencl.conftest import opencl_unavailable_reason
 from uhop_cc import ir
 from uhop_cc.ai.loop import improve
 from uhop_cc.dataset import cache

@@ -1,6 +1,6 @@
 """Memory safety of OpenCL C / CUDA kernel sources for one concrete launch (interval analysis).
 
-    report = check_memory(source, "opencl", launches_for(source, "opencl", bound))
+    report = check_memory(source, target, launches_for(source, target, bound))   # target: a C-style one
     for f in report.errors():
         print(f.line, f.message)   # write Y[i + N] can reach element 619; Y has 300 elements (at N=300, ...)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence
 
+from ..preprocess import dialect_of
 from .model import ArgValue, Launch, MemFinding, MemReport
 from .lexer import Stop
 from .run import Run
@@ -12,12 +13,12 @@ from .program import program_of
 
 def _shared_bytes(source: str, target: str, launch: Launch) -> Optional[int]:
     """Dynamic shared memory of a CUDA stage (`smem=` of its @launch line), at the launch's sizes."""
-    if target != "cuda" or "smem" not in source:
+    if not dialect_of(target).launch_shared_memory or "smem" not in source:
         return None
     try:
         from ...codegen.launch import evaluate, parse_launch
         sizes = {a.name: a.value for a in launch.args if a.kind == "int" and a.value is not None and a.name}
-        for st in parse_launch(source, target):
+        for st in parse_launch(source):
             if st.kernel_name == launch.kernel and st.shared_expr is not None:
                 return int(evaluate(st.shared_expr, sizes))
     except Exception:  # noqa: BLE001 - unknown size: the accesses become unproven
@@ -81,7 +82,7 @@ def launches_for(source: str, target: str, bound) -> List[Launch]:
     except (Stop, RecursionError):
         funcs = {}
     out = []
-    for st in parse_launch(source, target):
+    for st in parse_launch(source):
         geo = st.geometry(env)
         fn = funcs.get(st.kernel_name)
         with_temps = bool(temps) and fn is not None and len(fn.params) == len(base) + len(temps) + len(sizes)

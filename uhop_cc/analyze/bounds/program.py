@@ -5,6 +5,8 @@ import functools
 import re
 from typing import Dict, List, Optional
 
+from ...targets.dialect import PLAIN_C
+from ..preprocess import dialect_of
 from .lexer import expand, lex, MAX_TOKENS, Stop
 from .syntax import Func, functions, Node, Parser
 from .values import Env, V
@@ -28,7 +30,7 @@ def _pp_true(rest: str, macros: dict) -> bool:
         k += 1
     toks = [("num", "0", 0, 0, 0) if t[0] == "id" else t for t in expand(out, macros)]
     try:
-        v = Run(None, None, "opencl", None).ev(Parser(toks, "opencl").expr(), Env())
+        v = Run(None, None, PLAIN_C.name, None).ev(Parser(toks, PLAIN_C).expr(), Env())  # identifiers are 0 by now
         return not (isinstance(v, V) and v.lo == v.hi == 0)
     except Exception:  # noqa: BLE001 - an unreadable #if counts as true
         return True
@@ -87,12 +89,12 @@ def _tokens(source: str) -> list:
 # ------------------------------------------------------------------ parsed sources
 class _Program:
     def __init__(self, source: str, target: str):
-        self.src, self.target = source, target
+        self.src, self.dialect = source, dialect_of(target)
         self.toks = _tokens(source)
-        self.funcs, spans = functions(self.toks, target)
+        self.funcs, spans = functions(self.toks, self.dialect)
         self.globals: List[Node] = []
         for s, e in spans:
-            p = Parser(self.toks[:e], target)
+            p = Parser(self.toks[:e], self.dialect)
             p.i = s
             try:
                 if p.is_decl():
@@ -103,7 +105,7 @@ class _Program:
 
     def body(self, fn: Func) -> Optional[Node]:
         if fn.name not in self.bodies:
-            p = Parser(self.toks[:fn.body[1]], self.target)
+            p = Parser(self.toks[:fn.body[1]], self.dialect)
             p.i = fn.body[0]
             try:
                 self.bodies[fn.name] = p.block()

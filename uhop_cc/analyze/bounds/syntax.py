@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ...targets.dialect import Dialect
 from .lexer import Stop
 
 
@@ -13,7 +14,6 @@ _QUALS = {"const", "volatile", "restrict", "__restrict", "__restrict__", "static
           "__inline", "__inline__", "__forceinline__", "__noinline__", "__device__", "__host__", "__global__",
           "__kernel", "kernel", "__global", "__local", "__private", "__constant", "__shared__", "__constant__",
           "__managed__", "__read_only", "__write_only", "typename", "struct", "union", "enum", "__generic"}
-_CL_QUALS = {"global", "local", "private", "constant", "read_only", "write_only"}
 _SCALAR = {"void": 1, "bool": 1, "_Bool": 1, "char": 1, "uchar": 1, "short": 2, "ushort": 2, "int": 4, "uint": 4,
            "long": 8, "ulong": 8, "float": 4, "double": 8, "half": 2, "__half": 2, "__nv_bfloat16": 2, "size_t": 8,
            "ptrdiff_t": 8, "intptr_t": 8, "uintptr_t": 8, "signed": 4, "unsigned": 4, "int8_t": 1, "uint8_t": 1,
@@ -21,7 +21,6 @@ _SCALAR = {"void": 1, "bool": 1, "_Bool": 1, "char": 1, "uchar": 1, "short": 2, 
            }
 _VEC = re.compile(r"(u?char|u?short|u?int|u?long|float|double|half|u?longlong)(\d+)$")
 _FLOATY = {"float", "double", "half", "__half", "__nv_bfloat16"}
-_LOCAL_SPACES = {"__local", "local", "__shared__"}
 _LANES = ("2", "3", "4", "8", "16")
 
 
@@ -34,16 +33,16 @@ class Type:
     unsigned: bool = False
 
 
-def _type_of(words: Sequence[str], target: str) -> Type:
+def _type_of(words: Sequence[str], dialect: Dialect) -> Type:
     names = [w for w in words if w in _SCALAR or (_VEC.match(w) and _VEC.match(w).group(2) in _LANES)]
-    space = "local" if any(w in _LOCAL_SPACES or (target == "opencl" and w == "local") for w in words) else ""
+    space = "local" if any(w in dialect.local_spaces for w in words) else ""
     if not names:  # a struct or typedef: its size is unknown (0)
         return Type("other", 0, 0, space)
     v = _VEC.match(names[-1])
     if v:
         lanes, base = int(v.group(2)), v.group(1).lstrip("u").replace("longlong", "long")
         scalar = _SCALAR.get(base, 4)
-        return Type("other", scalar * (4 if lanes == 3 and target == "opencl" else lanes), scalar, space)
+        return Type("other", scalar * (dialect.vec3_lanes if lanes == 3 else lanes), scalar, space)
     size = 8 if names.count("long") > 1 else _SCALAR[names[-1]]
     if any(w in _FLOATY for w in names):
         return Type("float", size, size, space)
@@ -84,8 +83,8 @@ _CPP_CASTS = {"static_cast", "reinterpret_cast", "const_cast", "dynamic_cast"}
 
 
 class Parser:
-    def __init__(self, toks: list, target: str):
-        self.t, self.i, self.target, self.depth = toks, 0, target, 0
+    def __init__(self, toks: list, dialect: Dialect):
+        self.t, self.i, self.dialect, self.depth = toks, 0, dialect, 0
 
     def peek(self, k: int = 0) -> str:
         j = self.i + k
@@ -103,7 +102,7 @@ class Parser:
     def is_type(self, k: int = 0) -> bool:
         w = self.peek(k)
         return (w in _QUALS or w in _SCALAR or bool(_VEC.match(w)) or w in ("__attribute__", "__align__")
-                or (self.target == "opencl" and w in _CL_QUALS))
+                or w in self.dialect.bare_qualifiers)
 
     def type_words(self) -> List[str]:
         words = []
@@ -130,15 +129,14 @@ class Parser:
 
     def ptr_stars(self) -> int:
         n = 0
-        while self.peek() in ("*", "&") or self.peek() in _QUALS or (self.target == "opencl" and
-                                                                      self.peek() in _CL_QUALS):
+        while self.peek() in ("*", "&") or self.peek() in _QUALS or self.peek() in self.dialect.bare_qualifiers:
             n += self.take()[1] == "*"
         return n
 
     def type_name(self) -> Type:
         words = self.type_words()
         stars = self.ptr_stars()
-        t = _type_of(words, self.target)
+        t = _type_of(words, self.dialect)
         return Type("ptr", t.size, t.scalar, t.space) if stars else t
 
     # ---- expressions
@@ -412,7 +410,7 @@ class Parser:
         return False
 
     def decl(self, s: int) -> Node:
-        t = _type_of(words := self.type_words(), self.target)
+        t = _type_of(words := self.type_words(), self.dialect)
         items = []
         while True:
             stars = self.ptr_stars()
@@ -468,7 +466,7 @@ _NOT_FUNCS = {"if", "while", "for", "switch", "return", "sizeof", "__attribute__
               "reqd_work_group_size", "defined", "__declspec"}
 
 
-def functions(toks: list, target: str) -> Tuple[Dict[str, Func], list]:
+def functions(toks: list, dialect: Dialect) -> Tuple[Dict[str, Func], list]:
     """Function definitions (by name, kernels first on clashes) and top-level declaration token spans."""
     funcs: Dict[str, Func] = {}
     decls, i, start, n = [], 0, 0, len(toks)
@@ -509,7 +507,7 @@ def functions(toks: list, target: str) -> Tuple[Dict[str, Func], list]:
                 old = funcs.get(w)
                 kern = any(h in ("__kernel", "kernel", "__global__") for h in head)
                 if old is None or (kern and not any(h in ("__kernel", "kernel", "__global__") for h in old.head)):
-                    funcs[w] = Func(w, head, _params(toks[i + 2:close], target), (k, end + 1))
+                    funcs[w] = Func(w, head, _params(toks[i + 2:close], dialect), (k, end + 1))
                 i, start = end + 1, end + 1
                 continue
             i = close + 1
@@ -518,7 +516,7 @@ def functions(toks: list, target: str) -> Tuple[Dict[str, Func], list]:
     return funcs, decls
 
 
-def _params(toks: list, target: str) -> list:
+def _params(toks: list, dialect: Dialect) -> list:
     out, cur, depth = [], [], 0
     for t in toks + [("op", ",", 0, 0, 0)]:
         depth += t[1] in "([" and t[0] == "op"
@@ -526,9 +524,9 @@ def _params(toks: list, target: str) -> list:
         if depth == 0 and t[1] == ",":
             words = [x[1] for x in cur]
             names = [x for x in words if re.match(r"[A-Za-z_]\w*$", x) and x not in _QUALS and x not in _SCALAR
-                     and not _VEC.match(x) and not (target == "opencl" and x in _CL_QUALS)]
+                     and not _VEC.match(x) and x not in dialect.bare_qualifiers]
             if words and words != ["void"]:
-                ty = _type_of(words, target)
+                ty = _type_of(words, dialect)
                 if "*" in words or "[" in words:
                     ty = Type("ptr", ty.size, ty.scalar, ty.space)
                 out.append((names[-1] if names else f"_arg{len(out)}", ty))

@@ -12,6 +12,7 @@ import re
 from typing import Any, List, Tuple
 
 from .renderer import CUDARenderer
+from .dialect import DIALECT, SYSTEM_HEADERS
 
 _PARENS = r"(?:[^()]|\((?:[^()]|\([^()]*\))*\))*"  # balanced text, at most two levels of nested parens
 
@@ -58,18 +59,71 @@ class CUDATarget:
         return emit_cuda_project(bound, generated, outdir, **kwargs)
 
     # ---- what pipeline, api, cli, tune and dataset ask (add below)
+    def compile_only_device(self):
+        """Where NVRTC compiles but no GPU runs (mode 'nvrtc'): a device that builds and runs
+        nothing, so the pipeline's attempt loop stops after the build (NOT_RUN). None otherwise."""
+        if self.mode()[0] != "nvrtc":
+            return None
+        from .nvrtc_device import NVRTCDevice
+        return NVRTCDevice()
+
+    def setup_error(self) -> str:
+        """Why nothing can be built for this target here, naming what to install ('' when it can)."""
+        if self.mode()[0] != "static":
+            return ""
+        return ('--target cuda needs the CUDA extra (NVRTC, and the driver API where a GPU exists): '
+                'pip install "uhopc[cuda]"  (cuda-bindings and nvidia-cuda-nvrtc)')
+
+    def devices(self) -> List[dict]:
+        """Every CUDA device (index, name, compute capability) for `uhopc devices`; [] without a driver."""
+        try:
+            from .runtime import list_devices
+        except ImportError:
+            return []
+        return list_devices()
+
+    def device_line(self, info: dict) -> str:
+        return f"cuda   {info.get('index')}: {info.get('name')}"
 
     # ---- what ai, campaign, verify and analyze ask (add below)
+    dialect = DIALECT  # what the source analyzers (preprocess, races, bounds) need to know
+    memory_checked = True  # the interval analysis (analyze/bounds) checks every launch before a run
+    batch_builds = False  # each kernel is built (and checked) through compile_bound
+    arena_launches = False
+    runs_sanitizer = True  # compute-sanitizer memcheck runs the candidate before the judge
+    allows_asm = True  # inline PTX
+    include_note = " (only known SDK headers may be included)"
+    offline_check = "nvrtc"  # without a GPU, NVRTC compiles the candidate
+    kernel_roles: Tuple[str, ...] = ()
 
-    # ---- timing (add below)
-    def time(self, prepared, budget_s: float) -> dict:
-        """Median-of-runs timing of a prepared launch (the Python loop over CUDA events)."""
-        from ...verify.timing import time_launch
-        return time_launch(prepared, budget_s=budget_s)
+    def include_allowed(self, header: str) -> bool:
+        """Whether an untrusted source may `#include` `header`: the CUDA system headers NVRTC ships."""
+        return header.startswith("<") and header[1:-1].strip() in SYSTEM_HEADERS
 
-    def peaks(self, device):
-        """The device's measured peaks for the roofline: not measured for CUDA yet (None)."""
+    def abi_decl(self, arg) -> str:
+        return self.renderer().abi_decl(arg)
+
+    def prompt_baseline(self, bound):
         return None
 
+
+    # ---- timing (add below)
+    def time(self, prepared, budget_s: float, **options):
+        """Median-of-runs `Timing` of a prepared launch: the native C++ loop over the driver API,
+        else the Python loop over CUDA events (timing.time_prepared: `options` such as flush=,
+        repoison=, warmup=, min_runs=)."""
+        from .timing import time_prepared
+        return time_prepared(prepared, budget_s, **options)
+
+    def peaks(self, device):
+        """The device's measured copy bandwidth and FMA throughput for the roofline (NVRTC-compiled
+        probes timed by the native loop), cached per device."""
+        from .timing import measure_peaks
+        return measure_peaks(device)
+
+    def flush_bytes(self, device) -> int:
+        """Scratch size that flushes the L2 in front of `device`'s memory between timed runs."""
+        from .timing import device_flush_bytes
+        return device_flush_bytes(device)
 
 TARGET = CUDATarget()

@@ -58,7 +58,7 @@ def _scalar_literal(dtype: str, value: Union[int, float]) -> str:
 def _stage_code(i: int, st: Stage, params: List[str], bound: BoundKernel, spec: KernelSpec,
                 index: Mapping[str, int], symbols: Mapping[str, str]) -> str:
     """One `case` of launch_stage: geometry, then the kernel launch with ABI-ordered arguments."""
-    from .runtime import _param_type
+    from .runtime import param_type
     ck = bound.checked
     n_base = len(ck.inputs) + len(ck.outputs) + len(ck.sizes)
     n_temps = len(spec.temps)
@@ -90,7 +90,7 @@ def _stage_code(i: int, st: Stage, params: List[str], bound: BoundKernel, spec: 
         order.append(("size", s, "i32"))
     args = []
     for (kind, name, dtype), decl in zip(order, params):
-        base, is_ptr = _param_type(decl)
+        base, is_ptr = param_type(decl)
         if kind == "tensor":
             if not is_ptr:
                 raise LaunchError(f"kernel `{st.kernel_name}`: parameter `{decl}` for tensor `{name}` is not a pointer")
@@ -686,7 +686,7 @@ def emit_cuda_project(bound: BoundKernel, generated: GeneratedKernel, outdir: Un
         if not 0 <= int(bound.sizes[s]) <= (2 ** 63 - 1 if wide else _INT32_MAX):
             raise ValueError(f"size {s}={bound.sizes[s]} does not fit the kernel's `int` sizes "
                              "(a kernel rendered for this shape takes them as 64-bit)")
-    stages = parse_launch(generated.source, "cuda")
+    stages = parse_launch(generated.source)
     sigs = kernel_signatures(generated.source)
     for st in stages:
         st.geometry({k: bound.sizes[s] for s in ck.sizes for k in (s, c_name(s))})

@@ -241,7 +241,7 @@ _BASE_OK = {"f32": {"float"}, "f64": {"double"}, "i32": {"int", "int32_t", "sign
             "f16": {"unsigned short", "__half", "half", "short", "uint16_t", "unsigned short int"}}
 
 
-def _param_type(decl: str) -> Tuple[str, bool]:
+def param_type(decl: str) -> Tuple[str, bool]:
     """(base type, is pointer) of one parameter declaration."""
     is_ptr = "*" in decl or "[" in decl
     words = re.findall(r"[A-Za-z_]\w*", decl.split("[")[0])
@@ -437,7 +437,7 @@ class _Plan:
 
     @staticmethod
     def _checked_arg(kernel: str, i: int, a: _Arg, decl: str) -> _Arg:
-        base, is_ptr = _param_type(decl)
+        base, is_ptr = param_type(decl)
         where = f"kernel `{kernel}` parameter {i} (`{decl}`, for {a.kind} `{a.name}`)"
         ok_bases = _BASE_OK.get(a.dtype, set())
         known = set().union(*_BASE_OK.values())

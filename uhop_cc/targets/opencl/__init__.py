@@ -12,6 +12,7 @@ import re
 from typing import Any, List, Tuple
 
 from .renderer import OpenCLRenderer
+from .dialect import DIALECT
 
 _PARENS = r"(?:[^()]|\((?:[^()]|\([^()]*\))*\))*"  # balanced text, at most two levels of nested parens
 
@@ -57,23 +58,62 @@ class OpenCLTarget:
         return emit_opencl_project(bound, generated, outdir, **kwargs)
 
     # ---- what pipeline, api, cli, tune and dataset ask (add below)
+    def compile_only_device(self):
+        """None: an OpenCL target without a device has nothing that builds (see CUDATarget's)."""
+        return None
+
+    def setup_error(self) -> str:
+        """'': what is missing is reported when a device is opened (OpenCLUnavailable)."""
+        return ""
+
+    def devices(self) -> List[dict]:
+        """Every OpenCL device (index, name, type, platform) for `uhopc devices`."""
+        from .runtime import list_devices
+        return [d.to_json() for d in list_devices()]
+
+    def device_line(self, info: dict) -> str:
+        return (f"opencl {info.get('index')}: {info.get('name')}  [{info.get('type', '')}]  "
+                f"platform: {info.get('platform')}")
 
     # ---- what ai, campaign, verify and analyze ask (add below)
+    dialect = DIALECT  # what the source analyzers (preprocess, races, bounds) need to know
+    memory_checked = True  # the interval analysis (analyze/bounds) checks every launch before a run
+    batch_builds = True  # one build of many kernels costs about one build (the campaign batches them)
+    arena_launches = True  # the lean launch can hold its buffers in one arena (native timing, cache flush)
+    runs_sanitizer = False  # a memory sanitizer runs the candidate first (CUDA's compute-sanitizer)
+    allows_asm = False  # inline assembly in an untrusted source
+    include_note = ": kernels may not read files (OpenCL needs no headers)"  # why an #include is refused
+    offline_check = None  # the compile-only check where nothing runs ('nvrtc', 'syntax' or None)
+    kernel_roles: Tuple[str, ...] = ()  # one source holds every kernel (TT-Metal: one per role)
+
+    def include_allowed(self, header: str) -> bool:
+        """Whether an untrusted source may `#include` `header` (`<x.h>` or `"x.h"`): never."""
+        return False
+
+    def abi_decl(self, arg) -> str:
+        """The C type of ABI argument `arg` (lower/spec.py AbiArg) in this dialect."""
+        return self.renderer().abi_decl(arg)
+
+    def prompt_baseline(self, bound):
+        """(strategy, source) of a baseline for prompts when no compiled kernel is given; None here."""
+        return None
+
 
     # ---- timing (add below)
-    def time(self, prepared, budget_s: float) -> dict:
-        """Median-of-runs timing of a prepared launch: the native C++ loop, else the Python loop."""
-        from ...verify.native_timing import HarnessUnavailable, time_opencl
-        from ...verify.timing import time_launch
-        try:
-            return time_opencl(prepared, budget_s=budget_s)
-        except HarnessUnavailable:
-            return time_launch(prepared, budget_s=budget_s)
+    def time(self, prepared, budget_s: float, **options):
+        """Median-of-runs `Timing` of a prepared launch: the native C++ loop, else the Python loop
+        (timing.time_prepared: `options` such as flush_buffer=, repoison=, warmup=, min_runs=)."""
+        from .timing import time_prepared
+        return time_prepared(prepared, budget_s, **options)
 
     def peaks(self, device):
-        """The device's measured compute and memory peaks for the roofline (None: unknown)."""
-        from ...verify.native_timing import measure_peaks
+        """The device's measured compute and memory peaks for the roofline, cached per device."""
+        from .timing import measure_peaks
         return measure_peaks(device)
 
+    def flush_bytes(self, device) -> int:
+        """Scratch size that flushes the caches in front of `device`'s memory between timed runs."""
+        from .timing import default_flush_bytes
+        return default_flush_bytes(device.cl_device)
 
 TARGET = OpenCLTarget()

@@ -267,7 +267,7 @@ def emit_opencl_project(bound: BoundKernel, generated: GeneratedKernel, outdir: 
             raise ValueError(f"size {s}={bound.sizes[s]} does not fit the kernel's `int` sizes "
                              "(a kernel rendered for this shape takes them as 64-bit)")
 
-    stages = parse_launch(generated.source, "opencl")
+    stages = parse_launch(generated.source)
     symbols = size_symbols(bound)
     for st in stages:  # fail here, not in the C++, for an annotation that cannot run
         for e in st.global_expr + (st.local_expr or ()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Sequence
 
-from ....codegen.cstyle import GeneratedKernel, _Emitter, c_name
+from ....codegen.cstyle import GeneratedKernel, ExpressionEmitter, c_name
 from ....codegen.template import NoMatch
 from ....codegen.template import Template as _SharedTemplate
 from ....ir import nodes as N
@@ -68,7 +68,7 @@ def index_uses(e: N.Expr, out: List[str]) -> None:
         index_uses(c, out)
 
 
-class HookEmitter(_Emitter):
+class HookEmitter(ExpressionEmitter):
     """The generic expression compiler with substitutions: `access(e, out, ind)` may replace a
     tensor load, `reduce(e)` a whole reduction, `names` maps index variables to C text."""
 

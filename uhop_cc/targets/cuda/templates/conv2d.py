@@ -28,7 +28,7 @@ import re
 
 from ....ir import nodes as N
 from ....ir.typed import BoundKernel
-from ....codegen.cstyle import GeneratedKernel, _Emitter, c_name
+from ....codegen.cstyle import GeneratedKernel, c_name
 from ..renderer import CUDARenderer
 from .gemm import MAX_GRID, GemmTile, RowMajorA, mainloop
 from ....codegen.template import Match, NoMatch, index_var, index_width
@@ -141,7 +141,7 @@ class Conv2dTemplate(_SharedTemplate):
         it = CUDARenderer(bits).index_ctype  # channels, pixels, reduction indices, offsets, sizes
         s: N.Stmt = info["stmt"]
         red: N.Reduce = info["red"]
-        em = _Emitter(CUDARenderer(bits), ck)
+        em = HookEmitter(ck, index_bits=bits)
         ie = em.int_expr
         Yd, Xd, Fd, Xp, Fp = operands(match, em)
         cv, rv, sv = info["c"], info["r"], info["s"]
