@@ -52,3 +52,45 @@ def test_a_run_over_a_subset_of_the_stages(tmp_path):
     result = run_stages(job, [s for s in STAGES if s.name not in ("validate", "time")])
     assert result.ok and result.validation is None and result.timing is None and result.status == "NOT_VALIDATED"
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["kernel.cl", "report.json", "spec.json"]
+
+
+def _opencl_device():
+    try:
+        return open_device(targets.DEFAULT)
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"no OpenCL device: {e}")
+
+
+def test_an_untrusted_kernel_never_runs_without_its_entry_stage():
+    """A stage list without `analyze` (where untrusted kernels are sent to the judge's child process)
+    skips the user's kernel instead of building and running it in this process."""
+    device = _opencl_device()
+    b = _relu()
+    src = targets.renderer(targets.DEFAULT).generic(b.checked).source
+    job = Job(b, targets.get(targets.DEFAULT), device, kernels=[user_kernel(b, targets.DEFAULT, src, "k.cl")])
+    result = run_stages(job, [s for s in STAGES if s.name != "analyze"])
+    assert not result.ok and result.program is None
+    assert [a.status for a in result.attempts] == ["skipped"] and "analyze" in result.attempts[0].reason
+
+
+def test_a_missing_analyzer_is_skipped_not_a_traceback(monkeypatch):
+    """Without the native module the analyzer raises ImportError when called: the compile goes on."""
+    import uhop_cc.analyze as analyze_pkg
+
+    def missing():
+        raise ImportError("uhop_cc._native is not built")
+    monkeypatch.setattr(analyze_pkg, "_native", missing)
+    r = compile_bound(_relu(), device=_opencl_device(), time=False, use_cache=False)
+    assert r.ok and r.analysis is None
+
+
+def test_a_timing_fault_is_a_note(monkeypatch):
+    """A launch fault while timing (the native loop raises) leaves a validated result with a note."""
+    from uhop_cc.targets.common import LaunchFailure
+    target = targets.get(targets.DEFAULT)
+
+    def faulty(prepared, budget_s, **options):
+        raise LaunchFailure("the launch failed: CL_OUT_OF_RESOURCES")
+    monkeypatch.setattr(target, "time", faulty)
+    r = compile_bound(_relu(), device=_opencl_device(), use_cache=False)
+    assert r.ok and r.timing is None and any("not timed: LaunchFailure" in n for n in r.notes), r.notes

@@ -105,7 +105,11 @@ def _try(job: Job, kernel: GeneratedKernel, group: Sequence[Stage]) -> bool:
     trial = Trial(kernel, Attempt(kernel.strategy, dict(kernel.params), "ok"))
     job.result.attempts.append(trial.attempt)
     names = [s.name for s in group]
-    start = names.index(first_stage(kernel)) if first_stage(kernel) in names else 0
+    if first_stage(kernel) not in names:  # e.g. an untrusted kernel and no `analyze`: it would run here
+        trial.attempt.status = "skipped"
+        trial.attempt.reason = f"enters at `{first_stage(kernel)}`, which this stage list lacks"
+        return False
+    start = names.index(first_stage(kernel))
     for stage in group[start:]:
         verdict = stage.run(job, trial)
         if verdict == REJECT:

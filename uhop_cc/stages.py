@@ -26,7 +26,7 @@ from .lower import KernelSpec, build_spec, index_bits
 from .output_folder import OutputFolderError, write_folder
 from .tune import cache as tune_cache
 from .verify.judge import cache_bytes_of, roofline_verdict
-from .verify.native_timing import host_llc_bytes, roofline
+from .verify.native_timing import roofline
 from .verify.validate import validate as run_validation
 
 GO, REJECT, DONE = "go", "reject", "done"
@@ -111,15 +111,25 @@ def time_stage(job: Job) -> None:
     if result.program is None:  # judged in a child process, which timed it
         return
     job.say("timing")
-    prepared = job.device.prepare(result.program, result.stages, bound, interpreter.random_inputs(bound, seed=3))
+    try:
+        prepared = job.device.prepare(result.program, result.stages, bound, interpreter.random_inputs(bound, seed=3))
+    except Exception as e:  # noqa: BLE001 - a validated kernel that cannot be prepared: say so, keep the result
+        result.notes.append(f"not timed: {type(e).__name__}: {e}")
+        return
     try:
         result.timing = timing_json(job.target.time(prepared, job.time_budget_s))
-        if job.roofline:
-            peaks = job.target.peaks(job.device)
-            if peaks:
-                result.roofline = roofline_at(job.device, peaks, result.spec, result.timing["median_s"])
+    except Exception as e:  # noqa: BLE001 - a launch fault while timing (native loop): a note, not a traceback
+        result.notes.append(f"not timed: {type(e).__name__}: {e}")
     finally:
         prepared.release()
+    if job.roofline and result.timing:
+        try:
+            peaks = job.target.peaks(job.device)
+        except Exception as e:  # noqa: BLE001 - peaks that cannot be measured leave the roofline out
+            peaks = None
+            result.notes.append(f"no roofline: the peaks could not be measured ({type(e).__name__}: {e})")
+        if peaks:
+            result.roofline = roofline_at(job.device, peaks, result.spec, result.timing["median_s"])
 
 
 def ai_stage(job: Job) -> None:
@@ -159,11 +169,11 @@ def analyze_stage(job: Job, trial: Trial) -> str:
     """The C++ static analyzer on our kernels; an untrusted kernel goes whole to the judge."""
     if untrusted(trial.kernel):
         return judge(job, trial)
+    from .analyze import analyze
     try:
-        from .analyze import analyze
-    except ImportError:  # the native module lacks the analyzer: nothing to report
+        report = analyze(trial.kernel.source, job.target.name, job.result.spec)
+    except ImportError:  # the native module is not built: nothing to report (raised by the call)
         return GO
-    report = analyze(trial.kernel.source, job.target.name, job.result.spec)
     result = job.result
     result.analysis = report.to_json()
     if not report.ok:
@@ -226,7 +236,7 @@ def judge(job: Job, trial: Trial) -> str:
     peaks = _peaks(job) if job.runs else None
     audit = audit_source(kernel.source, job.bound, job.target.name, run=job.runs, spec=result.spec,
                          device_index=getattr(device, "index", None), budget_s=job.time_budget_s,
-                         peaks=dict(peaks, llc_bytes=host_llc_bytes()) if peaks else None)
+                         peaks=dict(peaks, llc_bytes=cache_bytes_of(device)) if peaks else None)
     result.audit = audit.to_json()
     if audit.static.report is not None:
         result.analysis = audit.static.report

@@ -68,3 +68,14 @@ def test_devices_json_lists_every_running_target(capsys):
     rc = main(["devices", "--json"])
     d = json.loads(capsys.readouterr().out)
     assert rc == 0 and tuple(d) == targets.runnable()
+
+
+@pytest.mark.parametrize("extra", [["--strategy", "elementwise"], ["--kernel-source", "k.cpp"], ["--no-validate"],
+                                   ["--emit-host"]])
+def test_a_project_target_refuses_options_it_cannot_honour(tmp_path, capsys, extra):
+    """`--target ttmetal` writes a project: candidate, validation and host options are refused (exit
+    2, one line), not silently ignored."""
+    rc = main(["compile", str(RELU), "--target", "ttmetal", "-o", str(tmp_path / "p"), *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and extra[0] in err and "does not apply" in err.replace("do(es)", "does"), err
+    assert not (tmp_path / "p").exists()

@@ -77,6 +77,14 @@ def cmd_compile(args) -> int:
     ai_opts = ai_cli.compile_options(args)  # None without --ai; exits 2 with one line when a key is missing
     target = targets.get(args.target)
     if not target.runs_kernels:
+        ignored = [opt for opt, given in (("--kernel-source", args.kernel_source),
+                                          ("--strategy", args.strategy != "auto"),
+                                          ("--no-validate", args.no_validate), ("--emit-host", args.emit_host))
+                   if given]
+        if ignored:  # a project writer has no candidates, validation or host of ours: refuse, do not ignore
+            print(f"uhopc compile: error: {', '.join(ignored)} do(es) not apply to --target {target.name} "
+                  "(it writes a standalone project)", file=sys.stderr)
+            return 2
         rc = compile_project(args, target)
         if ai_opts is not None:
             print(improve(bind_args(args, default_size=1024), target=target.name, device=None, baseline=None,

@@ -36,7 +36,7 @@ def runnable() -> Tuple[str, ...]:
 
 def c_style() -> Tuple[str, ...]:
     """Targets rendered by the C-style renderer (generic lowering and templates)."""
-    return runnable()
+    return tuple(n for n, t in _REGISTRY.items() if t.c_style)
 
 
 def get(name: str) -> Target:

@@ -250,6 +250,7 @@ class Target(Protocol):
     kernel_qualifier: str
     global_qualifier: str
     runs_kernels: bool
+    c_style: bool
     memory_checked: bool
 
     def mode(self) -> Tuple[str, str]:

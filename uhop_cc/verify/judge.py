@@ -147,14 +147,13 @@ def _requested(device, build, stages, bound, guard: int, seed: int, pages: bool 
 
 
 def roof_peaks(device, target: Optional[str] = None) -> Optional[Dict[str, Any]]:
-    """The measured peaks of a device of `target` (default: the default target) with the host's
-    last-level cache: what `suspicious` needs. None where they cannot be measured (the check is
-    then skipped, not the candidate)."""
+    """The measured peaks of a device of `target` (default: the default target) with the cache in
+    front of its memory (cache_bytes_of): what `suspicious` needs. None where they cannot be
+    measured (the check is then skipped, not the candidate)."""
     try:
         from ..targets import DEFAULT, get
-        from .native_timing import host_llc_bytes
         peaks = get(target or DEFAULT).peaks(device)
-        return dict(peaks, llc_bytes=host_llc_bytes()) if peaks else None
+        return dict(peaks, llc_bytes=cache_bytes_of(device)) if peaks else None
     except Exception:  # noqa: BLE001
         return None
 
@@ -166,7 +165,8 @@ def cache_bytes_of(device) -> int:
         from .native_timing import host_llc_bytes
         return host_llc_bytes()
     try:
-        return int((device.fingerprint() or {}).get("global_mem_cache_bytes") or 0)
+        fp = device.fingerprint() or {}
+        return int(fp.get("global_mem_cache_bytes") or fp.get("l2_cache_bytes") or 0)
     except Exception:  # noqa: BLE001 - a device that cannot say
         return 0
 

@@ -24,6 +24,7 @@ class CUDATarget:
     file_name = "kernel.cu"
     language = "CUDA C++"
     runs_kernels = True
+    c_style = True
     fence = "cuda"
     kernel_qualifier = 'extern "C" __global__ void'
     global_qualifier = ""

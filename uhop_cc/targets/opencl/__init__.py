@@ -24,6 +24,7 @@ class OpenCLTarget:
     file_name = "kernel.cl"
     language = "OpenCL C"
     runs_kernels = True
+    c_style = True  # rendered by the C-style renderer (generic lowering, templates)
     fence = "opencl"  # the code-fence language of prompts and replies
     kernel_qualifier = "__kernel void"
     global_qualifier = "__global "  # before a pointer to device memory

@@ -16,6 +16,7 @@ class TTMetalTarget:
     file_name = "kernel.cpp"
     language = "TT-Metal C++"
     runs_kernels = False
+    c_style = False  # its own lowering (lowering.py), no C-style renderer
     fence = "cpp"
     kernel_qualifier = "void"
     global_qualifier = ""
