@@ -28,9 +28,16 @@ def test_untrusted_kernels_enter_at_analyze():
     assert user_kernel(b, "cuda", "src", "dir/k.cu").file_name == targets.get("cuda").file_name
 
 
-def test_a_target_the_pipeline_does_not_compile_is_refused():
-    with pytest.raises(ValueError, match="writes a project"):
-        compile_bound(_relu(), target="ttmetal")
+def test_every_target_goes_through_the_stages(tmp_path):
+    """TT-Metal too: its compile-only device syntax-checks the project after the static analyzer
+    (tests/targets/ttmetal/test_pipeline.py checks the project it writes)."""
+    dev = open_device("ttmetal")
+    assert not device_runs(dev)
+    r = compile_bound(_relu(1024), target="ttmetal", outdir=tmp_path / "o")
+    assert r.status == "NOT_RUN" and r.compile_only and r.analysis is not None and r.reason == dev.not_run_reason
+    assert r.kernel.files and (tmp_path / "o" / "report.json").is_file() and (tmp_path / "o" / "plan.json").is_file()
+    with pytest.raises(ValueError, match="unknown target"):
+        compile_bound(_relu(), target="nosuch")
 
 
 @pytest.mark.skipif(targets.get("cuda").mode()[0] != "nvrtc", reason="needs NVRTC without a CUDA GPU")

@@ -106,6 +106,8 @@ class CompileResult:
             if mem.get("vector_loads"):
                 notes.append(f"{mem['vector_loads']} vector loads")
             lines.append("  analysis   " + ", ".join(notes))
+        for i, line in enumerate((self.build or {}).get("summary") or ()):  # a build that describes itself (a project)
+            lines.append(f"  {'build' if i == 0 else '':<10} {line}")
         if self.validation is not None:
             v = self.validation
             if v.get("ok"):

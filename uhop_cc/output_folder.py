@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
 __all__ = ["OutputFolderError", "unwritable_reason", "write_folder", "OUTPUT_NAMES"]
 
@@ -38,10 +38,12 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-def unwritable_reason(outdir: Path, replaced: bool = True) -> Optional[str]:
+def unwritable_reason(outdir: Path, replaced: bool = True, also: Iterable[str] = ()) -> Optional[str]:
     """Why `outdir` cannot receive the outputs, or None. Missing parents are created later,
     so the nearest existing ancestor must be a folder this process may write into. `replaced`:
-    the folder is swapped as a whole (write_folder), so it may hold only uhopc's outputs."""
+    the folder is swapped as a whole (write_folder), so it may hold only uhopc's outputs
+    (OUTPUT_NAMES and `also`: the names a target's project writes, see Target.output_names)."""
+    names = OUTPUT_NAMES | frozenset(also)
     outdir = Path(outdir)
     if outdir.exists() or outdir.is_symlink():
         if not outdir.is_dir():
@@ -49,7 +51,7 @@ def unwritable_reason(outdir: Path, replaced: bool = True) -> Optional[str]:
         if not os.access(outdir, os.W_OK | os.X_OK):
             return f"the folder {outdir} is not writable"
         try:
-            foreign = sorted(p.name for p in outdir.iterdir() if p.name not in OUTPUT_NAMES) if replaced else []
+            foreign = sorted(p.name for p in outdir.iterdir() if p.name not in names) if replaced else []
         except OSError as e:
             return f"cannot read the folder {outdir}: {e.strerror or e}"
         if foreign:
@@ -104,11 +106,11 @@ def _move_into_place(tmp: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_folder(dest: Path, fill: Callable[[Path], None]) -> Path:
-    """Run `fill(tmp)` on a new folder beside `dest`, then put it in `dest`'s place.
-    OutputFolderError (with `dest` unchanged and no temporary folder left) on any failure."""
+def write_folder(dest: Path, fill: Callable[[Path], None], also: Iterable[str] = ()) -> Path:
+    """Run `fill(tmp)` on a new folder beside `dest`, then put it in `dest`'s place (`also`: see
+    unwritable_reason). OutputFolderError (with `dest` unchanged and no temporary folder left) on any failure."""
     dest = Path(dest)
-    why = unwritable_reason(dest)
+    why = unwritable_reason(dest, also=also)
     if why:
         raise OutputFolderError(why)
     tmp = None

@@ -6,7 +6,8 @@ The job is an ordered list of named stages (`STAGES`; each one's code is in uhop
     candidates  kernels to try, best first: template, then generic lowering
     launch      each candidate's @launch lines
     analyze     the C++ static analyzer (an untrusted kernel: the whole judge, in a child process)
-    build       the device's compiler (NVRTC alone on a CUDA machine without a GPU)
+    build       the device's compiler (NVRTC alone on a CUDA machine without a GPU; TT-Metal: the
+                project's syntax check)
     validate    against the reference interpreter, where the device runs kernels
     time        median-of-runs timing and the roofline                  (report.json)
     ai          with `ai=`: an LLM's faster kernel, judged in a child process
@@ -16,8 +17,9 @@ Strategy 'auto' takes the first matching fast template and falls back to the gen
 when the template does not match, does not build or does not validate; every attempt is recorded
 in the report, so nothing is lost silently. A run can start later: `kernel_source` (a user's
 kernel) skips `candidates`, and untrusted kernels enter the kernel stages at `analyze`.
-A device that runs nothing (CUDA with NVRTC only) goes through the same stages; validation and
-timing then do nothing and the result is NOT_RUN.
+A device that runs nothing (CUDA with NVRTC only; TT-Metal, whose candidate is a whole project:
+`GeneratedKernel.files`) goes through the same stages; validation and timing then do nothing and
+the result is NOT_RUN.
 """
 from __future__ import annotations
 
@@ -60,18 +62,15 @@ STAGES: Sequence[Stage] = (
 
 
 def pipeline_target(name: str):
-    """The Target object of a target the pipeline compiles (a C-style one); ValueError otherwise."""
-    t = targets.get(name)
-    if name not in targets.c_style():
-        raise ValueError(f"unknown target `{name}` (choose {' or '.join(targets.c_style())}; {name} writes a project: "
-                         f"uhop_cc.targets.{name})")
-    return t
+    """The Target object of `name` (every registered target goes through the stages); ValueError
+    listing the known ones otherwise."""
+    return targets.get(name)
 
 
 def open_device(target: str, selector: Any = None):
     """The device a compile for `target` runs on: the one `selector` names, else the target's
-    default where it runs kernels, else its compile-only device (CUDA with NVRTC only). Raises
-    ValueError for a target the pipeline does not compile, or one that cannot even build here."""
+    default where it runs kernels, else its compile-only device (CUDA with NVRTC only; TT-Metal's
+    syntax check). Raises ValueError for an unknown target, or one that cannot even build here."""
     t = pipeline_target(target)
     mode, why = t.mode()
     if selector is None and mode != "run":

@@ -22,11 +22,10 @@ from .dataset import cache as kernel_cache
 from .dataset.records import Scrubber
 from .ir import interpreter
 from .ir.typed import BoundKernel
-from .lower import KernelSpec, build_spec, index_bits
+from .lower import build_spec, index_bits
 from .output_folder import OutputFolderError, write_folder
 from .tune import cache as tune_cache
-from .verify.judge import cache_bytes_of, roofline_verdict
-from .verify.native_timing import roofline
+from .verify.judge import cache_bytes_of, roof_peaks, roofline_at
 from .verify.validate import validate as run_validation
 
 GO, REJECT, DONE = "go", "reject", "done"
@@ -96,6 +95,8 @@ def candidates_stage(job: Job) -> None:
     if job.kernels is None:
         job.kernels = candidates(job.bound, job.target.name, job.strategy, job.params, job.hardware,
                                  job.result.attempts, job.use_cache)
+        if not job.kernels and job.result.attempts:  # e.g. a program the target cannot express
+            job.result.reason = job.result.attempts[-1].reason
 
 
 def time_stage(job: Job) -> None:
@@ -129,7 +130,7 @@ def time_stage(job: Job) -> None:
             peaks = None
             result.notes.append(f"no roofline: the peaks could not be measured ({type(e).__name__}: {e})")
         if peaks:
-            result.roofline = roofline_at(job.device, peaks, result.spec, result.timing["median_s"])
+            result.roofline = roofline_at(result.spec, peaks, result.timing["median_s"], cache_bytes_of(job.device))
 
 
 def ai_stage(job: Job) -> None:
@@ -157,6 +158,8 @@ def write_stage(job: Job) -> None:
 
 # ------------------------------------------------------------------ kernel stages
 def launch_stage(job: Job, trial: Trial) -> str:
+    if not job.target.c_style:  # its own lowering: no @launch lines (TT-Metal's host program sets the grid)
+        return GO
     try:
         trial.launch = parse_launch(trial.kernel.source)
     except LaunchError as e:
@@ -188,7 +191,9 @@ def build_stage(job: Job, trial: Trial) -> str:
     kernel, result = trial.kernel, job.result
     describe = getattr(job.device, "build_message", None)
     job.say(describe(kernel.strategy) if describe else f"building {kernel.strategy} kernel")
-    trial.build = job.device.build(kernel.source)
+    # a multi-file candidate (a TT-Metal project) is built from its files
+    trial.build = (job.device.build(kernel.source, files=kernel.files) if kernel.files
+                   else job.device.build(kernel.source))
     result.kernel, result.build = kernel, trial.build.to_json()
     if not trial.build.ok:
         log_lines = [ln for ln in (trial.build.log or "").splitlines() if "error" in ln] or ["build failed"]
@@ -233,10 +238,9 @@ def judge(job: Job, trial: Trial) -> str:
     hit is invalidated and archived with its reason."""
     kernel, attempt, result, device = trial.kernel, trial.attempt, job.result, job.device
     job.say(f"checking the {'cached' if kernel.params.get('cached') else 'user'} kernel in a child process")
-    peaks = _peaks(job) if job.runs else None
+    peaks = roof_peaks(device, job.target.name) if job.runs else None  # with llc_bytes, for `suspicious`
     audit = audit_source(kernel.source, job.bound, job.target.name, run=job.runs, spec=result.spec,
-                         device_index=getattr(device, "index", None), budget_s=job.time_budget_s,
-                         peaks=dict(peaks, llc_bytes=cache_bytes_of(device)) if peaks else None)
+                         device_index=getattr(device, "index", None), budget_s=job.time_budget_s, peaks=peaks)
     result.audit = audit.to_json()
     if audit.static.report is not None:
         result.analysis = audit.static.report
@@ -260,31 +264,15 @@ def judge(job: Job, trial: Trial) -> str:
                              sanity=(co.validation or {}).get("sanity"))
     result.timing = co.timing
     if job.roofline and peaks and co.timing and co.timing.get("median_s"):
-        result.roofline = roofline_at(device, peaks, result.spec, co.timing["median_s"])
+        roof_at = {k: v for k, v in peaks.items() if k != "llc_bytes"}  # the target's peaks, as time_stage keeps them
+        result.roofline = roofline_at(result.spec, roof_at, co.timing["median_s"], peaks["llc_bytes"])
     return DONE
 
 
 # ------------------------------------------------------------------ helpers of the stages
-def _peaks(job: Job) -> Optional[Dict[str, Any]]:
-    """The device's peaks for the judge's `suspicious` check; None where they cannot be measured
-    (the check is then skipped, not the candidate)."""
-    try:
-        return job.target.peaks(job.device)
-    except Exception:  # noqa: BLE001
-        return None
-
-
 def timing_json(timing) -> Dict[str, Any]:
     """A target's timing (a verify.timing.Timing, or already its JSON) as report.json holds it."""
     return timing.to_json() if hasattr(timing, "to_json") else dict(timing)
-
-
-def roofline_at(device, peaks: Dict[str, Any], spec: KernelSpec, seconds: float) -> Dict[str, Any]:
-    """The roofline at the measured peaks, with whether it applies (a cache-resident working set
-    is not bounded by the DRAM roof) and whether the time beat it: see judge.roofline_verdict."""
-    out = roofline(spec.flops, spec.bytes_min, peaks["gflops"], peaks["gbps"], seconds=seconds)
-    out["peaks"] = peaks
-    return roofline_verdict(out, spec.bytes_min, cache_bytes_of(device))
 
 
 def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[Dict[str, Any]],
@@ -322,7 +310,11 @@ def candidates(bound: BoundKernel, target: str, strategy: str, params: Optional[
             break
         if strategy != "auto" and not out and not notes:
             raise ValueError(f"strategy `{strategy}` does not apply to kernel `{bound.name}`")
-    out.append(targets.renderer(target, index_bits(bound)).generic(bound.checked))
+    t = targets.get(target)
+    try:  # the generic lowering: the C-style renderer's, or the target's own (TT-Metal: a project)
+        out.append(t.renderer(index_bits(bound)).generic(bound.checked) if t.c_style else t.generic(bound, params))
+    except ValueError as e:  # a construct the target cannot express (named in the message)
+        notes.append(Attempt("generic", dict(params or {}), "unsupported", str(e)))
     return out
 
 
@@ -367,12 +359,21 @@ def write_outputs(result: CompileResult, outdir: Path, bound: BoundKernel, emit_
     All or nothing (output_folder.write_folder): OutputFolderError leaves `outdir` as it was."""
     scrub = scrub if scrub is not None else Scrubber()
 
+    files = result.kernel.files if result.kernel is not None else {}
+
     def fill(folder: Path) -> None:
-        if result.kernel is not None:
+        if result.kernel is not None and not files:
             (folder / result.kernel.file_name).write_text(scrub.text(result.kernel.source))
         (folder / "spec.json").write_text(scrub.text(result.spec.dumps()) + "\n")
         (folder / "report.json").write_text(scrub.json(result.to_json()) + "\n")
+        for rel, content in files.items():  # last: a project's own files (its spec.json too) as its target wrote them
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):  # our emitter's bytes (golden data among them): written as they are
+                path.write_bytes(content)
+            else:
+                path.write_text(scrub.text(content))
         if emit_host and result.kernel is not None:
             targets.get(result.kernel.target).emit_host(bound, result.kernel, folder / "host")
 
-    return write_folder(outdir, fill)
+    return write_folder(outdir, fill, also={Path(rel).parts[0] for rel in files})

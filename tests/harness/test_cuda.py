@@ -128,7 +128,7 @@ def test_cuda_prepared_adapter_without_gpu():
     live = NS(function=77, grid=(4, 1, 1), block=(256, 1, 1), smem=128, name="relu", empty=False)
     empty = NS(function=78, grid=(0, 1, 1), block=(64, 1, 1), smem=0, name="skip", empty=True)
     prep = NS(plan=NS(launches=[live, empty]),
-              _params=[(None, [np.array([0xBEEF00], np.uint64), np.array([5], np.int32)]), (None, [])],
+              param_values=[[np.array([0xBEEF00], np.uint64), np.array([5], np.int32)], []],
               device=NS(stream=9, ctx=8))
     stages, names, stream, ctx = ct.cuda_prepared_stages(prep)
     assert names == ["relu"] and (stream, ctx) == (9, 8)

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import prompts
 from .. import targets
-from ..verify.judge import guard_bytes_for, roof_peaks
+from ..verify.judge import guard_bytes_for, roof_peaks, roofline_at
 from .audit import audit_source, memory_checks
 from .checks import CheckOutcome, choose_shapes, offline_check, run_checks, static_checks, uses_atomics
 from .extract import extract_code
@@ -451,12 +451,8 @@ def apply_outcome(result, outcome: AiOutcome, device=None, bound=None):
     roof = result.roofline
     if roof and roof.get("peaks") and outcome.timing and outcome.timing.get("median_s"):
         try:
-            from ..verify.judge import roofline_verdict
-            from ..verify.native_timing import roofline
-            p = roof["peaks"]
-            roof = roofline_verdict(dict(roofline(result.spec.flops, result.spec.bytes_min, p["gflops"], p["gbps"],
-                                                  seconds=outcome.timing["median_s"]), peaks=p),
-                                    result.spec.bytes_min, int(roof.get("cache_bytes") or 0))
+            roof = roofline_at(result.spec, roof["peaks"], outcome.timing["median_s"],
+                               int(roof.get("cache_bytes") or 0))
         except Exception:  # noqa: BLE001
             roof = None
     out = dataclasses.replace(result, kernel=kernel, ok=True, reason="", build=None, validation=validation,

@@ -56,22 +56,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_devices)
 
 
-def compile_project(args, target) -> int:
-    """A target whose kernels are not run here (TT-Metal) writes a standalone project instead,
-    syntax-checked: exit 0, 1 when the check fails, 2 when the program cannot be lowered."""
-    bound = bind_args(args, default_size=1024)
-    outdir = _checked_outdir(args, bound, replaced=False)  # the project is written in place
-    try:
-        written = target.write_project(bound, outdir, cores=args.cores, arch=args.arch)
-    except ValueError as e:  # a construct the target cannot express
-        print(f"{args.file}: error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(written.to_json(), indent=2) if args.json else written.summary())
-    return 0 if written.ok else 1
-
-
 def cmd_compile(args) -> int:
-    from ..ai.loop import improve, scrubber_for  # here: the LLM stack loads only for a compile
+    from ..ai.loop import scrubber_for  # here: the LLM stack loads only for a compile
     from ..pipeline import compile_bound, strategies
 
     ai_opts = ai_cli.compile_options(args)  # None without --ai; exits 2 with one line when a key is missing
@@ -85,13 +71,13 @@ def cmd_compile(args) -> int:
             print(f"uhopc compile: error: {', '.join(ignored)} do(es) not apply to --target {target.name} "
                   "(it writes a standalone project)", file=sys.stderr)
             return 2
-        rc = compile_project(args, target)
-        if ai_opts is not None:
-            print(improve(bind_args(args, default_size=1024), target=target.name, device=None, baseline=None,
-                          **ai_opts).summary)
-        return rc
-    bound = bind_args(args)
-    outdir = _checked_outdir(args, bound)
+    bound = bind_args(args, default_size=target.default_size)
+    why = target.unsupported(bound)
+    if why:  # a construct the target cannot express: one line naming it, nothing written
+        print(f"{args.file}: error: {why}", file=sys.stderr)
+        return 2
+    outdir = _checked_outdir(args, bound, also=target.output_names(bound))
+    params = {k: getattr(args, k) for k in target.compile_params} or None  # TT-Metal: --cores, --arch
     user = _user_kernel(args, bound) if args.kernel_source else None
     if args.strategy not in ("auto", "generic"):
         s = strategies(bound, args.target)
@@ -105,7 +91,7 @@ def cmd_compile(args) -> int:
     _refuse_if_too_big(args, bound, device, user is not None)
     quiet = args.json
     say = (lambda m: None) if quiet else (lambda m: print(f"uhopc: {m}...", file=sys.stderr, flush=True))
-    result = compile_bound(bound, target=args.target, device=device, strategy=args.strategy,
+    result = compile_bound(bound, target=args.target, device=device, strategy=args.strategy, params=params,
                            validate=not args.no_validate, time=not args.no_time, outdir=outdir,
                            emit_host=args.emit_host, roofline=not (args.no_roofline or args.no_time),
                            progress=say, ai=ai_opts, use_cache=not args.no_cache, kernel_source=user)
@@ -139,12 +125,12 @@ def _refuse_if_too_big(args, bound, device, untrusted: bool) -> None:
         raise SystemExit(2)
 
 
-def _checked_outdir(args, bound, replaced: bool = True) -> Path:
+def _checked_outdir(args, bound, also=()) -> Path:
     """-o (default ./uhopc-out/KERNEL), checked before any work: exits 2 with one line when the
-    outputs could not be written there."""
+    outputs could not be written there (`also`: the names the target's project writes)."""
     from ..output_folder import unwritable_reason
     outdir = Path(args.outdir) if args.outdir else Path("uhopc-out") / bound.name
-    why = unwritable_reason(outdir, replaced)
+    why = unwritable_reason(outdir, also=also)
     if why:
         print(f"error: -o {outdir}: {why}", file=sys.stderr)
         raise SystemExit(2)

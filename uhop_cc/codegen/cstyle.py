@@ -12,7 +12,7 @@ return early. Sizes are kernel arguments, so one source serves every shape.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Union
 
 from ..ir import nodes as N
 from ..ir.typed import C_TYPE, CheckedKernel
@@ -53,10 +53,17 @@ class GeneratedKernel:
     strategy: str  # 'generic' or a template name
     params: Dict[str, object] = field(default_factory=dict)
     file_name: str = "kernel.cl"
+    # A multi-file candidate (a TT-Metal project: host program, one kernel per role, CMake, golden
+    # data): path relative to the output folder -> content. `source` stays what the analyzer reads;
+    # the device's build and the write stage take these files instead of `file_name`.
+    files: Dict[str, Union[str, bytes]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"target": self.target, "entry": self.entry, "strategy": self.strategy, "params": dict(self.params),
-                "file": self.file_name}
+        out = {"target": self.target, "entry": self.entry, "strategy": self.strategy, "params": dict(self.params),
+               "file": self.file_name}
+        if self.files:
+            out["files"] = sorted(self.files)
+        return out
 
 
 class ExpressionEmitter:

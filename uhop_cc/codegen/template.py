@@ -78,9 +78,6 @@ class Template:
     def render(self, match: Match, params: Optional[dict] = None) -> GeneratedKernel:
         raise NotImplementedError
 
-    def default_params(self, match: Match, device_fingerprint: Optional[dict] = None) -> dict:
-        return self.space(match, device_fingerprint)[0]
-
     def __repr__(self) -> str:
         return f"<template {self.name}>"
 

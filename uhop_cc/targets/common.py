@@ -10,14 +10,17 @@ timing loop repeats. Code outside `targets/` asks the registry and these contrac
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
 import numpy as np
 
 from ..ir.typed import BoundKernel
 
-__all__ = ["Target", "Device", "TENSOR_NP_DTYPE", "SCALAR_NP_DTYPE", "AbiError", "LaunchFailure", "Poison",
-           "GuardReport", "RunResult", "pattern", "host_inputs"]
+if TYPE_CHECKING:  # for annotations only: the timing statistics live in verify
+    from ..verify.timing import Timing
+
+__all__ = ["Target", "Device", "Build", "Prepared", "TENSOR_NP_DTYPE", "SCALAR_NP_DTYPE", "AbiError", "LaunchFailure",
+           "Poison", "GuardReport", "RunResult", "pattern", "host_inputs"]
 
 # Storage dtypes of tensor buffers and of by-value scalar arguments.
 TENSOR_NP_DTYPE = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i32": np.int32}
@@ -30,7 +33,8 @@ class AbiError(ValueError):
 
 
 class LaunchFailure(RuntimeError):
-    """The OpenCL runtime refused to enqueue a stage, or a launch failed while running."""
+    """A device's runtime (OpenCL, the CUDA driver...) refused to launch a stage, or a launch failed
+    while running."""
 
 
 # ------------------------------------------------------------------ poison and guards
@@ -213,45 +217,104 @@ def host_inputs(bound: BoundKernel, inputs: Mapping[str, Any]) -> Dict[str, Any]
 
 
 @runtime_checkable
+class Build(Protocol):
+    """What `Device.build` returns: the build stage keeps `ok`, `log` (the compiler's messages,
+    the first error line becomes the attempt's reason) and `to_json()` (report.json's "build"); the
+    object itself is the `program` that `Device.run` and `Device.prepare` take."""
+    ok: bool
+    log: str
+
+    def to_json(self) -> Dict[str, Any]:
+        """The build as report.json holds it (at least 'ok' and 'log')."""
+
+
+@runtime_checkable
+class Prepared(Protocol):
+    """What `Device.prepare` returns: buffers allocated and arguments set, so that timing repeats
+    `launch()` alone (verify/timing.time_launch, or the target's native loop in `Target.time`).
+    A target whose `arena_launches` is True also has `arena`: the one buffer holding every output
+    and temporary (None when prepared without one), which its native loop refills between runs."""
+    stage_names: Sequence[str]  # one name per non-empty stage, in launch order
+
+    def launch(self) -> List[Any]:
+        """Every stage once; one event per launched stage (`.wait()`, `.profile.start/.end` in ns)."""
+
+    def finish(self) -> None:
+        """Wait until the device is done."""
+
+    def repoison(self, k: int) -> None:
+        """Refill every output and temporary with a pattern that changes with `k`."""
+
+    def read_outputs(self) -> Dict[str, np.ndarray]:
+        """The outputs after the last launch, by name."""
+
+    def release(self) -> None:
+        """Free the buffers (the object is unusable afterwards)."""
+
+
+@runtime_checkable
 class Device(Protocol):
     """A device of one target: it builds sources and launches them under the kernel ABI.
 
     `run` is the checking launch (poisoned outputs, guard zones, inputs compared before and after;
-    raises AbiError, LaunchFailure, ValueError); `prepare` the lean launch that timing repeats."""
+    raises AbiError, LaunchFailure, ValueError); `prepare` the lean launch that timing repeats. A
+    compile-only device (NVRTC without a GPU, TT-Metal's syntax check) has `runs_kernels` False:
+    the pipeline stops after its build (NOT_RUN, `not_run_reason`), and `run`/`prepare` raise.
+    Optional: `works_in_host_memory` (True: kernels work on host memory in place, e.g. PoCL on a
+    CPU, so the judge puts tensors between PROT_NONE pages; absent means False)."""
     name: str
+    index: Any  # what `Target.open_device` was given to find it again (an ordinal), None where nothing runs
+    runs_kernels: bool  # False: builds only
+    not_run_reason: str  # why nothing ran, for a device that runs nothing ('' otherwise)
 
-    def fingerprint(self) -> Dict[str, Any]: ...
+    def fingerprint(self) -> Dict[str, Any]:
+        """What schedules are fitted to and reports name: at least 'name'; limits, caches, units."""
 
-    def build(self, source: str, options: str = ""): ...
+    def build_message(self, strategy: str) -> str:
+        """The progress line before building a `strategy` kernel."""
 
-    def run(self, program, stages: Sequence[Any], bound: BoundKernel, inputs, **kwargs) -> RunResult: ...
+    def build(self, source: str, options: str = "") -> Build:
+        """Compile `source` (a multi-file candidate: `files=` too, TT-Metal); never raises for a
+        compile error (`ok` False, the messages in `log`)."""
 
-    def prepare(self, program, stages: Sequence[Any], bound: BoundKernel, inputs, **kwargs): ...
+    def run(self, program, stages: Sequence[Any], bound: BoundKernel, inputs, **kwargs) -> RunResult:
+        """The checking launch of a built `program` (a Build) over the @launch `stages` (kwargs:
+        guard_bytes=, poison=, guard_pages=, ... as verify/validate passes them)."""
+
+    def prepare(self, program, stages: Sequence[Any], bound: BoundKernel, inputs, **kwargs) -> Prepared:
+        """The lean launch for timing; kwargs only where the target has `arena_launches`
+        (arena=True, scratch_bytes=)."""
 
 
 @runtime_checkable
 class Target(Protocol):
     """One kernel dialect and the machinery around it (targets/opencl/__init__.py is a whole example;
     README "Adding a target" walks through it). Code outside targets/ reads these, never a name.
-
-    Facts: name (the registry key and `--target` value), file_name (`kernel.cl`), language, fence (the
-    code-fence language of prompts), kernel_qualifier / global_qualifier (how the ABI is spelled),
-    kernel_pattern (a regex; group 1 names each kernel), kernel_roles (several kernels per candidate,
-    TT-Metal's reader/compute/writer; () for one source), dialect (targets/dialect.py: what the source
-    analyzers need; None where they do not apply).
-    Capabilities: runs_kernels (its devices launch kernels; False: it writes projects), memory_checked
-    (the interval analysis checks every launch), batch_builds, arena_launches, runs_sanitizer,
-    allows_asm, include_note / include_allowed(header) (what untrusted sources may include),
-    offline_check ('nvrtc', 'syntax' or None: the check where nothing runs)."""
-    name: str
-    file_name: str
-    language: str
-    fence: str
-    kernel_qualifier: str
-    global_qualifier: str
-    runs_kernels: bool
-    c_style: bool
-    memory_checked: bool
+    Optional members: `emit_host(bound, generated, outdir, **kwargs)` (the standalone host project
+    of `--emit-host`; every target whose `runs_kernels` is True has it), `generic(bound, params=None)`
+    (the candidate of a target that is not `c_style`; C-style ones render `renderer(bits).generic`)."""
+    # facts
+    name: str  # the registry key and the `--target` value
+    file_name: str  # the kernel file's name in an output folder (`kernel.cl`)
+    language: str  # the dialect's name in prompts and messages
+    fence: str  # the code-fence language of prompts and replies
+    kernel_qualifier: str  # how a kernel definition starts (`__kernel void`)
+    global_qualifier: str  # before a pointer to device memory ('' where there is none)
+    kernel_pattern: Any  # a compiled regex; group 1 names each kernel a source defines
+    kernel_roles: Tuple[str, ...]  # one kernel per role in a candidate (TT-Metal's reader/compute/writer); ()
+    dialect: Any  # targets/<name>/dialect.py's table for the source analyzers; None where they do not apply
+    default_size: int  # every size of a `uhopc compile` without --shapes
+    compile_params: Tuple[str, ...]  # CLI options that are parameters of its candidates (TT-Metal: cores, arch)
+    # capabilities
+    runs_kernels: bool  # its devices launch kernels (False: candidates are built or checked only)
+    c_style: bool  # rendered by codegen/cstyle (generic lowering, templates)
+    memory_checked: bool  # the interval analysis (analyze/bounds) checks every launch before a run
+    batch_builds: bool  # one build of many kernels costs about one (the campaign batches them)
+    arena_launches: bool  # `prepare` can hold outputs and temporaries in one arena (see Prepared)
+    runs_sanitizer: bool  # a memory sanitizer (CUDA's compute-sanitizer) runs a candidate before the judge
+    allows_asm: bool  # inline assembly is allowed in an untrusted source
+    include_note: str  # appended to the message that refuses an untrusted #include
+    offline_check: Optional[str]  # the check where nothing runs: 'nvrtc', 'syntax' or None
 
     def mode(self) -> Tuple[str, str]:
         """('run', '') where candidates are built, run and timed here; else ('nvrtc'|'static'|...,
@@ -266,20 +329,45 @@ class Target(Protocol):
     def open_device(self, selector: Any = None) -> Device:
         """A device that runs this target's kernels (`selector`: an index or a name substring)."""
 
-    def compile_only_device(self) -> Any:
-        """A device that builds but cannot run (NVRTC without a GPU), or None."""
+    def compile_only_device(self) -> Optional[Device]:
+        """A device that builds but runs nothing (NVRTC without a GPU), or None."""
 
     def available(self) -> Tuple[bool, str]:
         """Whether a device can run kernels here, and why not."""
 
+    def setup_error(self) -> str:
+        """Why nothing can be built for this target here, naming what to install ('' when it can)."""
+
+    def devices(self) -> List[Dict[str, Any]]:
+        """Every device of this target here, as JSON (`uhopc devices`); [] without a driver."""
+
+    def device_line(self, info: Dict[str, Any]) -> str:
+        """One line of `uhopc devices` for an entry of `devices()`."""
+
     def abi_decl(self, arg) -> str:
         """The C declaration of one ABI argument (lower/spec.AbiArg) in this dialect."""
 
-    def time(self, prepared, budget_s: float, **options) -> Dict[str, Any]:
-        """Median-of-runs timing of a prepared launch (native loop where there is one)."""
+    def include_allowed(self, header: str) -> bool:
+        """Whether an untrusted source may `#include` `header` (`<x.h>` or `"x.h"`)."""
 
-    def peaks(self, device) -> Optional[Dict[str, Any]]:
+    def prompt_baseline(self, bound) -> Optional[Tuple[str, str]]:
+        """(strategy, source) of a baseline for prompts when no compiled kernel is given, or None."""
+
+    def unsupported(self, bound) -> Optional[str]:
+        """Why this target cannot compile `bound` (the construct named), None when it can."""
+
+    def output_names(self, bound) -> Tuple[str, ...]:
+        """What its candidate writes into an output folder besides report.json and spec.json."""
+
+    def time(self, prepared: Prepared, budget_s: float, **options) -> Timing:
+        """Median-of-runs timing of a prepared launch: the native loop where
+        there is one, else the Python loop. Options every target takes: warmup=, min_runs=, max_runs=,
+        target_rel_ci= (the stopping rule), repoison=True (refill outputs before every run: the
+        Python loop), flush=True (flush the caches between runs), flush_buffer= (a buffer to refill
+        between runs instead, e.g. Prepared.arena; the Python loop standing in repoisons)."""
+
+    def peaks(self, device: Device) -> Optional[Dict[str, Any]]:
         """Measured compute and memory peaks of `device` for the roofline (None: unknown)."""
 
-    def flush_bytes(self, device) -> int:
+    def flush_bytes(self, device: Device) -> int:
         """Bytes to write between timed runs so no run reads a warm cache (0: none)."""

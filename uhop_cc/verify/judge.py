@@ -28,9 +28,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ..targets import get as target_of
+from ..targets.common import TENSOR_NP_DTYPE, Poison
+from .native_timing import host_llc_bytes, roofline
 
 __all__ = ["check_candidate", "sampled_check", "guard_bytes_for", "suspicious", "roof_peaks", "roofline_verdict",
-           "cache_bytes_of", "SAMPLES"]
+           "roofline_at", "cache_bytes_of", "SAMPLES"]
 
 SAMPLES = 256  # random output elements checked at a shape too large for the whole reference
 _TEMP_BUDGET = 1 << 24  # elements of temporaries the reference may evaluate whole for a sampled check
@@ -60,7 +62,6 @@ def _quiet() -> None:
 
 
 def _tensor_bytes(bound) -> List[int]:
-    from ..targets.opencl.runtime import TENSOR_NP_DTYPE
     return [int(np.prod(shape, dtype=np.int64)) * np.dtype(TENSOR_NP_DTYPE[bound.dtype(n)]).itemsize
             for n, shape in bound.shapes.items()]
 
@@ -128,7 +129,6 @@ def sampled_check(bound, inputs, outputs: Mapping[str, np.ndarray], seed: int = 
 def _requested(device, build, stages, bound, guard: int, seed: int, pages: bool = False) -> Dict[str, Any]:
     """The requested shape when it is too large for the whole reference: one run, every element
     written, guards intact, inputs untouched, and a sample of values right."""
-    from ..targets.opencl.runtime import Poison
     from .inputs import make_inputs
     inputs = make_inputs(bound, "normal", seed)
     kw = {"guard_pages": True} if pages else {}
@@ -162,7 +162,6 @@ def cache_bytes_of(device) -> int:
     """The last-level cache in front of the device's memory: the host's for a device that works
     in host memory (PoCL on the CPU), the device's global memory cache otherwise (0: unknown)."""
     if getattr(device, "works_in_host_memory", False):
-        from .native_timing import host_llc_bytes
         return host_llc_bytes()
     try:
         fp = device.fingerprint() or {}
@@ -193,6 +192,15 @@ def roofline_verdict(roof: Dict[str, Any], nbytes: float, cache_bytes: int) -> D
     return out
 
 
+def roofline_at(spec, peaks: Mapping[str, Any], seconds: float, cache_bytes: int) -> Dict[str, Any]:
+    """The roofline of `spec` (lower.KernelSpec: flops, bytes_min) at the measured `peaks` and time
+    `seconds`, the peaks kept in it, with its verdict (roofline_verdict) for a device whose memory
+    sits behind a `cache_bytes` cache."""
+    out = roofline(spec.flops, spec.bytes_min, peaks["gflops"], peaks["gbps"], seconds=seconds)
+    out["peaks"] = peaks
+    return roofline_verdict(out, spec.bytes_min, cache_bytes)
+
+
 def _size(n: float) -> str:
     for unit, k in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
         if n >= k:
@@ -221,24 +229,20 @@ def _timed(device, build, stages, bound, target: str, budget_s: float, seed: int
     """Time with the outputs refilled before every repetition (and, with `flush`, a buffer larger
     than the last-level cache with them); (timing json, outputs after it)."""
     from .inputs import make_inputs
-    from .timing import time_launch
     inputs = make_inputs(bound, "normal", seed)
-    arena = target_of(target).arena_launches  # buffers in one arena: native timing, and a scratch that flushes
+    tgt = target_of(target)
+    arena = tgt.arena_launches  # buffers in one arena: native timing, and a scratch that flushes
     if arena:
-        scratch = min(target_of(target).flush_bytes(device), _FLUSH_CAP) if flush else 0
+        scratch = min(tgt.flush_bytes(device), _FLUSH_CAP) if flush else 0
         prepared = device.prepare(build, stages, bound, inputs, arena=True, scratch_bytes=scratch)
     else:
         prepared = device.prepare(build, stages, bound, inputs)
+    # refilling the arena (outputs, temporaries and the scratch) before every run is the native
+    # loop's flush; without an arena the loop refills the outputs itself (repoison)
     try:
-        t = None
-        if arena and prepared.arena is not None:
-            from ..targets.opencl.timing import HarnessUnavailable, time_opencl
-            try:
-                t = time_opencl(prepared, budget_s=budget_s, flush_buffer=prepared.arena)
-            except HarnessUnavailable:
-                t = None
-        if t is None:
-            t = time_launch(prepared, budget_s=budget_s, repoison=True)
+        arena_buf = prepared.arena if arena else None
+        options = {"flush_buffer": arena_buf} if arena_buf is not None else {"repoison": True}
+        t = tgt.time(prepared, budget_s, **options)
         outputs = prepared.read_outputs()
     finally:
         prepared.release()

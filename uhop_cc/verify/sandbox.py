@@ -201,19 +201,20 @@ def run_isolated(fn, *args, timeout_s: float = 60.0, resource_limits: Optional[L
 def build_and_validate(source: str, uir_source: str, kernel_name: Optional[str], sizes: Union[str, Mapping[str, int]],
                        *, device_index: Optional[Union[int, str]] = None, build_options: str = "",
                        seeds: Sequence[int] = (1, 2), stages: Optional[Sequence[Any]] = None,
-                       guard_bytes: int = 4096) -> Dict[str, Any]:
-    """Build `source` and validate it against the UIR kernel; a JSON-serialisable dict.
+                       guard_bytes: int = 4096, target: Optional[str] = None) -> Dict[str, Any]:
+    """Build `source` and validate it against the UIR kernel on a device of `target` (a registry
+    name; default: the default target); a JSON-serialisable dict.
 
     The dict is a `ValidationReport.to_json()` with a "build" entry added; when the build
     or the launch annotations fail, "ok" is False, "stage" says where, "reason" says why."""
     from .. import ir
     from ..codegen.launch import LaunchError, parse_launch
-    from ..targets.opencl.runtime import OpenCLDevice
+    from ..targets import DEFAULT, get
     from .validate import validate
 
     checked = ir.select_kernel(ir.load(uir_source), kernel_name)
     bound = ir.bind_shapes(checked, sizes)
-    device = OpenCLDevice.open(device_index)
+    device = get(target or DEFAULT).open_device(device_index)
     if stages is None:
         try:
             stages = parse_launch(source)
@@ -223,15 +224,17 @@ def build_and_validate(source: str, uir_source: str, kernel_name: Optional[str],
     if not built.ok:
         first = next((ln for ln in built.log.splitlines() if "error" in ln), built.log.splitlines()[0] if built.log else "")
         return {"ok": False, "stage": "build", "reason": f"build failed: {first.strip()}", "build": built.to_json()}
-    report = validate(device, built.program, stages, bound, seeds=seeds, guard_bytes=guard_bytes).to_json()
+    report = validate(device, built, stages, bound, seeds=seeds, guard_bytes=guard_bytes).to_json()
     report["stage"] = "validate"
     report["build"] = built.to_json()
     return report
 
 
 def validate_isolated(source: str, uir_source: str, kernel_name: Optional[str], sizes: Union[str, Mapping[str, int]],
-                      *, timeout_s: float = 120.0, **kwargs) -> IsolatedResult:
-    """`build_and_validate` in a child process. The result's value is the report dict when
-    the child finished; a hang is 'timeout', a driver crash 'crashed'."""
+                      *, timeout_s: float = 120.0, target: Optional[str] = None, **kwargs) -> IsolatedResult:
+    """`build_and_validate` on a device of `target` (default: the default target) in a child
+    process. The result's value is the report dict when the child finished; a hang is 'timeout',
+    a driver crash 'crashed'."""
     sizes = sizes if isinstance(sizes, str) else dict(sizes)
-    return run_isolated(build_and_validate, source, uir_source, kernel_name, sizes, timeout_s=timeout_s, **kwargs)
+    return run_isolated(build_and_validate, source, uir_source, kernel_name, sizes, timeout_s=timeout_s,
+                        target=target, **kwargs)

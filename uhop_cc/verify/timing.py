@@ -18,7 +18,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["Timing", "time_launch", "summarize", "median_ci"]
+__all__ = ["Timing", "time_launch", "summarize", "median_ci", "PYTHON_LOOP_OPTIONS"]
+
+# the options of a native loop that `time_launch` takes too, so a Python loop standing in honours them
+PYTHON_LOOP_OPTIONS = ("warmup", "min_runs", "max_runs", "target_rel_ci")
 
 
 def median_ci(sorted_samples: Sequence[float], z: float = 1.96) -> tuple:

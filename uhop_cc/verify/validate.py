@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ir import interpreter
 from ..ir.typed import BoundKernel
-from ..targets.opencl.runtime import AbiError, LaunchFailure, OpenCLDevice, Poison
+from ..targets.common import AbiError, Device, LaunchFailure, Poison
 from .errorbound import error_bounds
 from .inputs import make_inputs
 from .tolerance import Comparison, Tolerance, json_float, compare, reduction_length as _reduction_length, tolerance_for
@@ -172,7 +172,7 @@ def _disagreement(bound: BoundKernel, a, b, deterministic: bool, expected, tols,
     return out
 
 
-def validate(device: OpenCLDevice, program, stages: Sequence[Any], bound: BoundKernel, *,
+def validate(device: Device, program, stages: Sequence[Any], bound: BoundKernel, *,
              seeds: Sequence[int] = (1, 2), reduction_length: Optional[int] = None,
              tolerances: Optional[Mapping[str, Tolerance]] = None, guard_bytes: int = 4096,
              poisons: Optional[Sequence[Poison]] = None, distributions: Optional[Sequence[str]] = None,

@@ -9,7 +9,7 @@ still get a real compile check) and, with a GPU, loaded, checked and timed throu
 from __future__ import annotations
 
 import re
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 from .renderer import CUDARenderer
 from .dialect import DIALECT, SYSTEM_HEADERS
@@ -60,6 +60,17 @@ class CUDATarget:
         return emit_cuda_project(bound, generated, outdir, **kwargs)
 
     # ---- what pipeline, api, cli, tune and dataset ask (add below)
+    default_size = 256  # `uhopc compile` without --shapes: every size
+    compile_params: Tuple[str, ...] = ()  # CLI options that are parameters of its candidates (TT-Metal: --cores)
+
+    def unsupported(self, bound) -> Optional[str]:
+        """None: the generic lowering expresses every checked program."""
+        return None
+
+    def output_names(self, bound) -> Tuple[str, ...]:
+        """Nothing besides the kernel file, spec.json, report.json and host/ (output_folder.OUTPUT_NAMES)."""
+        return ()
+
     def compile_only_device(self):
         """Where NVRTC compiles but no GPU runs (mode 'nvrtc'): a device that builds and runs
         nothing, so the pipeline's attempt loop stops after the build (NOT_RUN). None otherwise."""

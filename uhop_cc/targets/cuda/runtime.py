@@ -554,6 +554,12 @@ class CudaPrepared:
             self.release()
             raise
 
+    @property
+    def param_values(self) -> List[List[Any]]:
+        """The argument values of every launch in plan order (one per kernel parameter), empty
+        launches included: what a native loop packs again."""
+        return [list(values) for _block, values in self._params]
+
     def launch(self) -> List[_StageEvent]:
         dev = self.device
         dev._activate()
@@ -621,6 +627,9 @@ class CUDADevice:
     """One CUDA device through the driver API, in its primary context (shared with PyTorch/CuPy)."""
 
     align_bytes = 256
+    runs_kernels = True
+    not_run_reason = ""  # it runs what it builds
+    index: int  # its ordinal (set when opened)
 
     def __init__(self, index: int = 0):
         _init_driver()
@@ -694,6 +703,10 @@ class CUDADevice:
 
     def synchronize(self) -> None:
         self._sync_call(_cu.cuStreamSynchronize(self.stream), "the launch (cuStreamSynchronize)")
+
+    def build_message(self, strategy: str) -> str:
+        """The progress line before a build."""
+        return f"building {strategy} kernel"
 
     # -- description
     def fingerprint(self) -> Dict[str, Any]:

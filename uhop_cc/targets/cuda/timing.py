@@ -1,6 +1,6 @@
 """CUDA timing: the native C++ launch loop over the driver API, and the device's roofline peaks.
 
-`cuda_run` / `time_cuda` / `time_cuda_stages` run the loop of `uhop_cc.verify.native_timing` in
+`cuda_run` / `time_cuda` run the loop of `uhop_cc.verify.native_timing` in
 C++ (libcuda is dlopen'ed at run time; a stage's device time is `cuEventElapsedTime` between
 events recorded around it; with a flush, a `cuMemsetD32Async` of a scratch allocation larger
 than the L2 precedes every repetition, outside the clock). `time_prepared` is what
@@ -21,10 +21,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ...verify.native_timing import (HarnessUnavailable, LoopRun, cached_peaks, flush_size, harness, import_error,
                                      loop_options, loop_run, native_available)
-from ...verify.timing import Timing, time_launch
+from ...verify.timing import PYTHON_LOOP_OPTIONS, Timing, time_launch
 from ..common import LaunchFailure
 
-__all__ = ["cuda_available", "cuda_unavailable_reason", "cuda_param", "cuda_run", "time_cuda", "time_cuda_stages",
+__all__ = ["cuda_available", "cuda_unavailable_reason", "cuda_param", "cuda_run", "time_cuda",
            "cuda_prepared_stages", "time_prepared", "CudaDriver", "peak_sources", "compile_peak_kernels",
            "peak_geometry", "measure_peaks", "device_flush_bytes", "HarnessUnavailable", "FMA_CHAINS"]
 
@@ -140,26 +140,13 @@ def time_cuda(function: Any, grid: Any, block: Any, shared_bytes: int = 0, param
     return cuda_run([(function, grid, block, shared_bytes, params)], names=[name], **kw).to_timing()
 
 
-def time_cuda_stages(stages: Any, *, names: Optional[Sequence[str]] = None, **kw: Any) -> Timing:
-    """Multi-stage `time_cuda`: stages [(function, grid, block, shared_bytes, params)], device
-    time summed over the stages per repetition. Also takes a `CudaPrepared` of
-    `uhop_cc.targets.cuda.runtime` (see `cuda_prepared_stages`)."""
-    if hasattr(stages, "plan") and hasattr(stages.plan, "launches"):
-        st, nm, stream, ctx = cuda_prepared_stages(stages)
-        kw.setdefault("stream", stream)
-        kw.setdefault("context", ctx)
-        return cuda_run(st, names=names or nm, **kw).to_timing()
-    return cuda_run(stages, names=names, **kw).to_timing()
-
-
 def cuda_prepared_stages(prepared: Any) -> Tuple[List[Tuple[int, Tuple[int, ...], Tuple[int, ...], int, List[Any]]],
                                                  List[str], int, int]:
     """(stages, names, stream, context) of a `CudaPrepared`: its non-empty launches with the
     parameter values it packed (one array per parameter), its device's stream and primary
     context, all as ints."""
     stages, names = [], []
-    # CudaPrepared keeps (pointer block, values) per launch; the values are what the loop re-packs
-    for launch, (_block, values) in zip(prepared.plan.launches, prepared._params):
+    for launch, values in zip(prepared.plan.launches, prepared.param_values):
         if getattr(launch, "empty", False):
             continue
         stages.append((int(launch.function), tuple(launch.grid), tuple(launch.block), int(launch.smem),
@@ -178,19 +165,19 @@ def device_flush_bytes(device: Any) -> int:
         return flush_size()
 
 
-_PYTHON_LOOP_OPTIONS = ("warmup", "min_runs", "max_runs", "target_rel_ci")
-
-
 def time_prepared(prepared: Any, budget_s: float, **options: Any) -> Timing:
     """Median-of-runs timing of a `CudaPrepared`: the native loop over its launches (`options` as
     `cuda_run`; `flush=True` sizes the scratch from the device's L2), the Python loop over CUDA
     events (`time_launch`) where the native module or libcuda is missing, and for
     `repoison=True` (refill the outputs before every repetition, which only the Python loop
-    does). A launch the driver refuses or that faults raises `LaunchFailure`."""
-    python_options = {k: v for k, v in options.items() if k in _PYTHON_LOOP_OPTIONS}
+    does). As the OpenCL target's: a `flush_buffer` (a device pointer, with `flush_bytes`) is
+    refilled natively; the Python loop standing in refills the outputs instead (repoison). A launch
+    the driver refuses or that faults raises `LaunchFailure`."""
+    python_options = {k: v for k, v in options.items() if k in PYTHON_LOOP_OPTIONS}
     repoison = bool(options.pop("repoison", False))
+    stand_in_repoison = repoison or options.get("flush_buffer") is not None
     if repoison or not cuda_available():
-        return time_launch(prepared, budget_s=budget_s, repoison=repoison, **python_options)
+        return time_launch(prepared, budget_s=budget_s, repoison=stand_in_repoison, **python_options)
     stages, names, stream, ctx = cuda_prepared_stages(prepared)
     if not stages:  # every launch is empty: nothing for the native loop; the Python loop times nothing too
         return time_launch(prepared, budget_s=budget_s, **python_options)
@@ -201,7 +188,7 @@ def time_prepared(prepared: Any, budget_s: float, **options: Any) -> Timing:
     try:
         return cuda_run(stages, names=names, budget_s=budget_s, **options).to_timing()
     except HarnessUnavailable:
-        return time_launch(prepared, budget_s=budget_s, **python_options)
+        return time_launch(prepared, budget_s=budget_s, repoison=stand_in_repoison, **python_options)
     except ValueError:
         raise
     except RuntimeError as e:  # the driver refused or faulted a launch

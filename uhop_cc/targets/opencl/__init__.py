@@ -9,7 +9,7 @@ a GPU) through pyopencl.
 from __future__ import annotations
 
 import re
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 from .renderer import OpenCLRenderer
 from .dialect import DIALECT
@@ -59,6 +59,17 @@ class OpenCLTarget:
         return emit_opencl_project(bound, generated, outdir, **kwargs)
 
     # ---- what pipeline, api, cli, tune and dataset ask (add below)
+    default_size = 256  # `uhopc compile` without --shapes: every size
+    compile_params: Tuple[str, ...] = ()  # CLI options that are parameters of its candidates (TT-Metal: --cores)
+
+    def unsupported(self, bound) -> Optional[str]:
+        """None: the generic lowering expresses every checked program."""
+        return None
+
+    def output_names(self, bound) -> Tuple[str, ...]:
+        """Nothing besides the kernel file, spec.json, report.json and host/ (output_folder.OUTPUT_NAMES)."""
+        return ()
+
     def compile_only_device(self):
         """None: an OpenCL target without a device has nothing that builds (see CUDATarget's)."""
         return None

@@ -334,6 +334,12 @@ class PreparedLaunch:
 
 # ------------------------------------------------------------------ the device
 class OpenCLDevice:
+    """One OpenCL device (a context and a profiling queue on it): see common.Device."""
+
+    runs_kernels = True
+    not_run_reason = ""  # it runs what it builds
+    index: int  # its ordinal (set when opened)
+
     def __init__(self, cl_device, index: int = 0):
         _require_cl()
         self.cl_device = cl_device
@@ -375,6 +381,10 @@ class OpenCLDevice:
 
     def __repr__(self) -> str:
         return f"OpenCLDevice({self.index}: {self.name!r})"
+
+    def build_message(self, strategy: str) -> str:
+        """The progress line before a build."""
+        return f"building {strategy} kernel"
 
     # -- description
     def fingerprint(self) -> Dict[str, Any]:

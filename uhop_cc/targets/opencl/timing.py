@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ...verify.native_timing import (HarnessUnavailable, LoopRun, cached_peaks, flush_size, harness, loop_options,
                                      loop_run, native_available)
-from ...verify.timing import Timing, time_launch
+from ...verify.timing import PYTHON_LOOP_OPTIONS, Timing, time_launch
 from ..common import LaunchFailure
 
 __all__ = ["opencl_available", "opencl_library", "opencl_run", "time_opencl", "time_prepared", "default_flush_bytes",
@@ -200,7 +200,7 @@ def time_prepared(prepared: Any, budget_s: float, **options: Any) -> Timing:
     `repoison=True` (refill the outputs before every repetition) needs the Python loop. With a
     `flush_buffer` (e.g. a PreparedLaunch's arena, outputs included), the Python loop that stands
     in for the native one refills the outputs instead (repoison), the nearest it can do."""
-    python_options = {k: v for k, v in options.items() if k in _PYTHON_LOOP_OPTIONS}
+    python_options = {k: v for k, v in options.items() if k in PYTHON_LOOP_OPTIONS}
     if options.pop("repoison", False):
         return time_launch(prepared, budget_s=budget_s, repoison=True, **python_options)
     try:
@@ -208,9 +208,6 @@ def time_prepared(prepared: Any, budget_s: float, **options: Any) -> Timing:
     except HarnessUnavailable:
         return time_launch(prepared, budget_s=budget_s, repoison=options.get("flush_buffer") is not None,
                            **python_options)
-
-
-_PYTHON_LOOP_OPTIONS = ("warmup", "min_runs", "max_runs", "target_rel_ci")
 
 
 # ------------------------------------------------------------------ peaks

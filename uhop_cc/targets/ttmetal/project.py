@@ -24,7 +24,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from .host import host_runtime_arg_exprs, host_source
 from .kernels import KERNEL_FILES, all_sources, runtime_args
 from .lowering import TTMetalError, TTMetalPlan, plan_kernel
 
-__all__ = ["emit_ttmetal_project", "ttmetal_supports", "TTMetalProject", "bf16_round", "bf16_tolerance",
+__all__ = ["emit_ttmetal_project", "ttmetal_supports", "project_names", "TTMetalProject", "bf16_round", "bf16_tolerance",
            "CORES", "ARCHS"]
 
 CORES = ("single", "multi")
@@ -111,6 +111,12 @@ def ttmetal_supports(bound: BoundKernel) -> Optional[str]:
 def _ident(name: str) -> str:
     s = re.sub(r"\W", "_", name)
     return s if s and not s[0].isdigit() else "k_" + s
+
+
+def project_names(kernel: str) -> Tuple[str, ...]:
+    """The top-level names a project for kernel `kernel` writes (what an output folder may hold)."""
+    return (f"{_ident(kernel)}.cpp", "kernels", "data", "sdk_decls", "plan.json", "spec.json", "CMakeLists.txt",
+            "README.md")
 
 
 def emit_ttmetal_project(bound: BoundKernel, outdir: Union[str, Path], *, cores: str = "single",

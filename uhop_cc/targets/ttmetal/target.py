@@ -1,12 +1,15 @@
-"""The TT-Metal target object (see the package docstring): it writes TT-Metalium projects; no
-device here launches its kernels, so `open_device` says so."""
+"""The TT-Metal target object (see the package docstring): its candidate is a TT-Metalium project;
+no device here launches its kernels, so `open_device` says so and `compile_only_device` is the
+syntax check (device.py)."""
 from __future__ import annotations
 
 import re
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 from ...codegen.cstyle import CStyleRenderer
+from .device import TTMetalDevice, project_candidate
 from .dialect import include_allowed as _include_allowed
+from .project import project_names, ttmetal_supports
 
 __all__ = ["TTMetalTarget", "TARGET"]
 
@@ -39,18 +42,29 @@ class TTMetalTarget:
         return False, "no TT-Metal hardware here: projects are written and syntax-checked"
 
     # ---- what pipeline, api, cli, tune and dataset ask (add below)
+    default_size = 1024  # `uhopc compile` without --shapes: a whole 32x32 tile per size
+    compile_params: Tuple[str, ...] = ("cores", "arch")  # CLI options that are parameters of its candidates
+
     def compile_only_device(self):
-        """None: TT-Metal programs become projects (`write_project`), not pipeline candidates."""
-        return None
+        """The device without Tenstorrent hardware: it syntax-checks the project and runs nothing
+        (NOT_RUN), after the same attempt loop as every target (device.py)."""
+        return TTMetalDevice()
 
     def setup_error(self) -> str:
         return ""
 
-    def write_project(self, bound, outdir, *, cores: str = "single", arch: str = "wormhole_b0"):
-        """The standalone project for `bound` written into `outdir` and syntax-checked (a
-        WrittenProject); raises TTMetalError (a ValueError) for a program it cannot lower."""
-        from .written import write_checked_project
-        return write_checked_project(bound, outdir, cores=cores, arch=arch)
+    def unsupported(self, bound) -> Optional[str]:
+        """Why this program has no TT-Metal lowering (the construct named), None when it has one."""
+        return ttmetal_supports(bound)
+
+    def generic(self, bound, params=None):
+        """The one candidate: the lowered project (its files; its kernels as the analysed source).
+        Raises TTMetalError (a ValueError) for a program it cannot lower."""
+        return project_candidate(bound, params)
+
+    def output_names(self, bound) -> Tuple[str, ...]:
+        """What its candidate writes into an output folder besides report.json and spec.json."""
+        return project_names(bound.name)
 
     def devices(self) -> List[dict]:
         return []
