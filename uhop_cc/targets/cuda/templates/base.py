@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ....codegen.cstyle import GeneratedKernel, ExpressionEmitter, c_name
-from ....codegen.template import NoMatch
 from ....codegen.template import Template as _SharedTemplate
 from ....ir import nodes as N
 from ....ir.typed import CheckedKernel
 from ..renderer import CUDARenderer
 
-__all__ = ["Template", "HookEmitter", "signature", "finish", "with_bits", "fingerprint_int", "cuda_launch_expr",
-           "names_clash", "is_var", "is_zero", "index_uses"]
+__all__ = ["Template", "HookEmitter", "signature", "finish", "with_bits", "fingerprint_int", "is_var", "is_zero",
+           "index_uses"]
 
 
 class Template(_SharedTemplate):
@@ -23,31 +22,6 @@ class Template(_SharedTemplate):
 
 
 # ------------------------------------------------------------------ helpers
-def names_clash(ck: CheckedKernel) -> bool:
-    names = set(ck.sizes) | set(ck.scalars) | set(ck.tensors)
-    for s in ck.body:
-        names.update(s.indices)
-        for n in N.walk(s.value):
-            if isinstance(n, N.Reduce):
-                names.update(v.name for v in n.vars)
-    return any(n.startswith("_u") for n in names)
-
-
-def cuda_launch_expr(e: N.Expr) -> str:
-    """A size expression in the @launch grammar."""
-    if isinstance(e, N.Const) and not e.is_float:
-        return str(int(e.value))
-    if isinstance(e, N.Name):
-        return e.name
-    if isinstance(e, N.Call) and e.fn == "i32" and len(e.args) == 1:
-        return cuda_launch_expr(e.args[0])
-    if isinstance(e, N.Unary) and e.op == "-":
-        return f"(0 - {cuda_launch_expr(e.operand)})"
-    if isinstance(e, N.Binary) and e.op in ("+", "-", "*", "/"):
-        return f"({cuda_launch_expr(e.lhs)} {e.op} {cuda_launch_expr(e.rhs)})"
-    raise NoMatch(f"dimension {e!r} cannot be written in a @launch expression")
-
-
 def is_var(e: N.Expr, name: Optional[str] = None) -> bool:
     return isinstance(e, N.Name) and e.kind == "index" and (name is None or e.name == name)
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 from typing import List, Optional
 
 from ....codegen.cstyle import GeneratedKernel, c_name
-from ....codegen.template import Match, NoMatch, index_width
+from ....codegen.template import Match, NoMatch, index_width, launch_expr, reserved_clash
 from ....ir import nodes as N
 from ....ir import symbolic
 from ....ir.typed import BoundKernel
 from ..renderer import CUDARenderer
-from .base import HookEmitter, Template, cuda_launch_expr, finish, index_uses, is_var, names_clash, signature, \
-    with_bits
+from .base import HookEmitter, Template, finish, index_uses, is_var, signature, with_bits
 
 __all__ = ["ElementwiseTemplate", "TEMPLATE"]
 
@@ -24,7 +23,7 @@ class ElementwiseTemplate(Template):
 
     def _match(self, bound: BoundKernel) -> Match:
         ck = bound.checked
-        if names_clash(ck):
+        if reserved_clash(ck):
             raise NoMatch("identifiers starting with `_u` are reserved")
         if len(ck.body) != 1:
             raise NoMatch("elementwise needs a single statement")
@@ -55,7 +54,7 @@ class ElementwiseTemplate(Template):
             if not all(symbolic.same(a, b) for a, b in zip(t.shape, out.shape)):
                 raise NoMatch(f"`{n.tensor}` does not have the output's shape")
             flat.add(n.tensor)
-        total = " * ".join(cuda_launch_expr(d) for d in out.shape)
+        total = " * ".join(launch_expr(d) for d in out.shape)
         return Match(self.name, bound, {"stmt": s, "flat": sorted(flat), "scalar": sorted(scalar), "total": total})
 
     def space(self, match: Match, device_fingerprint: Optional[dict] = None) -> List[dict]:

@@ -15,13 +15,12 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional
 
 from ....codegen.cstyle import GeneratedKernel, c_name
-from ....codegen.template import Match, NoMatch, index_width
+from ....codegen.template import Match, NoMatch, index_width, launch_expr, reserved_clash
 from ....ir import nodes as N
 from ....ir import symbolic
 from ....ir.typed import BoundKernel
 from ..renderer import CUDARenderer
-from .base import HookEmitter, Template, cuda_launch_expr, fingerprint_int, finish, is_var, is_zero, names_clash, \
-    signature, with_bits
+from .base import HookEmitter, Template, fingerprint_int, finish, is_var, is_zero, signature, with_bits
 from .gemm import MAX_GRID
 
 __all__ = ["RowReduceTemplate", "RowReduceWriter", "TEMPLATE"]
@@ -34,7 +33,7 @@ class RowReduceTemplate(Template):
 
     def _match(self, bound: BoundKernel) -> Match:
         ck = bound.checked
-        if names_clash(ck):
+        if reserved_clash(ck):
             raise NoMatch("identifiers starting with `_u` are reserved")
         Rd: Optional[N.Expr] = None
         Cd: Optional[N.Expr] = None
@@ -93,7 +92,7 @@ class RowReduceTemplate(Template):
         info = {"R": Rd, "C": Cd, "rows": bound.dim(Rd), "cols": bound.dim(Cd), "grid_inputs": sorted(grid_inputs),
                 "passes": n_red + sum(1 for s in ck.body if ck.tensors[s.target].rank == 2
                                       and ck.tensors[s.target].role == "output"),
-                "launch_R": cuda_launch_expr(Rd), "launch_C": cuda_launch_expr(Cd), "col_inputs": sorted(col_inputs)}
+                "launch_R": launch_expr(Rd), "launch_C": launch_expr(Cd), "col_inputs": sorted(col_inputs)}
         if int(info["rows"]) > MAX_GRID[0]:
             raise NoMatch(f"{info['rows']} rows need more blocks than CUDA's grid allows ({MAX_GRID[0]})")
         return Match(self.name, bound, info)

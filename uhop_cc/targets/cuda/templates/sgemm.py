@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import List, Optional
 
 from ....codegen.cstyle import GeneratedKernel, c_name
-from ....codegen.template import Match, NoMatch, index_width
+from ....codegen.template import Match, NoMatch, index_width, launch_expr, reserved_clash
 from ....ir import nodes as N
 from ....ir.typed import BoundKernel
 from ..renderer import CUDARenderer
-from .base import HookEmitter, Template, cuda_launch_expr, fingerprint_int, finish, index_uses, is_var, names_clash, \
-    signature, with_bits
+from .base import HookEmitter, Template, fingerprint_int, finish, index_uses, is_var, signature, with_bits
 from .gemm import MAX_GRID, GemmTile, RowMajorA, RowMajorB, mainloop
 
 __all__ = ["SgemmTemplate", "TEMPLATE"]
@@ -27,7 +26,7 @@ class SgemmTemplate(Template):
 
     def _match(self, bound: BoundKernel) -> Match:
         ck = bound.checked
-        if names_clash(ck):
+        if reserved_clash(ck):
             raise NoMatch("identifiers starting with `_u` are reserved")
         if len(ck.body) != 1:
             raise NoMatch("sgemm needs a single statement")
@@ -74,7 +73,7 @@ class SgemmTemplate(Template):
         index_uses(s.value, uses)
         info = {"stmt": s, "red": red, "i": i, "j": j, "k": k, "A": roles["A"], "B": roles["B"],
                 "epilogue": s.value is not red,
-                "launch": {"M": cuda_launch_expr(out.shape[0]), "N": cuda_launch_expr(out.shape[1])},
+                "launch": {"M": launch_expr(out.shape[0]), "N": launch_expr(out.shape[1])},
                 "M": bound.shapes[s.target][0], "N": bound.shapes[s.target][1]}
         if -(-int(info["M"]) // 256) > MAX_GRID[1]:  # 256: the tallest tile of `space`
             raise NoMatch(f"{info['M']} rows need more than {MAX_GRID[1]} blocks along the grid's y axis")
