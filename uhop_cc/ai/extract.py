@@ -32,7 +32,6 @@ CODE_LANGS = frozenset({"", "cl", "ocl", "c", "cpp", "c++", "cxx", "cc", "h", "h
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`{]*)[^\n]*$")
 _CLOSE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*$")
 _FENCE_LINE = re.compile(r"^[ \t]{0,3}(?:`{3}|~{3})[^\n]*", re.M)  # candidate fence lines, opening or closing
-_PARENS = r"(?:[^()]|\((?:[^()]|\([^()]*\))*\))*"  # balanced text, at most two levels of nested parens
 _COMMENT = re.compile(r"//|/\*")
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _QUOTED = {q: re.compile(rf"[^{q}\\]*(?:\\.[^{q}\\]*)*", re.S) for q in "\"'"}  # a literal's body

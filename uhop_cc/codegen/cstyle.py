@@ -44,6 +44,13 @@ def c_name(name: str) -> str:
     return name
 
 
+def uses_dtype(ck: CheckedKernel, dtype: str) -> bool:
+    """Whether any tensor, scalar or typed sub-expression of the kernel has `dtype`."""
+    if any(t.dtype == dtype for t in ck.tensors.values()) or dtype in ck.scalars.values():
+        return True
+    return any(getattr(n, "dtype", None) == dtype for s in ck.body for n in N.walk(s.value))
+
+
 @dataclass(frozen=True)
 class GeneratedKernel:
     """Kernel source plus what the toolchain needs to know about how it was made."""

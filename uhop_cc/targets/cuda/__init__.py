@@ -9,26 +9,25 @@ still get a real compile check) and, with a GPU, loaded, checked and timed throu
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Tuple
 
+from ..cstyle import BALANCED_PARENS, CStyleTarget
 from .renderer import CUDARenderer
 from .dialect import DIALECT, SYSTEM_HEADERS
 
-_PARENS = r"(?:[^()]|\((?:[^()]|\([^()]*\))*\))*"  # balanced text, at most two levels of nested parens
 
 __all__ = ["TARGET", "CUDATarget"]
 
 
-class CUDATarget:
+class CUDATarget(CStyleTarget):
+    renderer_class = CUDARenderer
     name = "cuda"
     file_name = "kernel.cu"
     language = "CUDA C++"
-    runs_kernels = True
-    c_style = True
     fence = "cuda"
     kernel_qualifier = 'extern "C" __global__ void'
     global_qualifier = ""
-    kernel_pattern = re.compile(r"__global__\s+(?:__launch_bounds__\s*\(" + _PARENS + r"\)\s*)?(?:static\s+)?"
+    kernel_pattern = re.compile(r"__global__\s+(?:__launch_bounds__\s*\(" + BALANCED_PARENS + r"\)\s*)?(?:static\s+)?"
                                 r"void\s+([A-Za-z_]\w*)\s*\(")
 
     def mode(self) -> Tuple[str, str]:
@@ -39,9 +38,6 @@ class CUDATarget:
         if nvrtc_available():
             return "nvrtc", "no CUDA GPU here: candidates are analysed and compiled with NVRTC, not run or timed"
         return "static", "no CUDA GPU and no NVRTC here: candidates are only analysed"
-
-    def renderer(self, index_bits: int = 32) -> CUDARenderer:
-        return CUDARenderer(index_bits)
 
     def templates(self) -> List[Any]:
         from .templates import TEMPLATES
@@ -60,17 +56,6 @@ class CUDATarget:
         return emit_cuda_project(bound, generated, outdir, **kwargs)
 
     # ---- what pipeline, api, cli, tune and dataset ask (add below)
-    default_size = 256  # `uhopc compile` without --shapes: every size
-    compile_params: Tuple[str, ...] = ()  # CLI options that are parameters of its candidates (TT-Metal: --cores)
-
-    def unsupported(self, bound) -> Optional[str]:
-        """None: the generic lowering expresses every checked program."""
-        return None
-
-    def output_names(self, bound) -> Tuple[str, ...]:
-        """Nothing besides the kernel file, spec.json, report.json and host/ (output_folder.OUTPUT_NAMES)."""
-        return ()
-
     def compile_only_device(self):
         """Where NVRTC compiles but no GPU runs (mode 'nvrtc'): a device that builds and runs
         nothing, so the pipeline's attempt loop stops after the build (NOT_RUN). None otherwise."""
@@ -99,24 +84,16 @@ class CUDATarget:
 
     # ---- what ai, campaign, verify and analyze ask (add below)
     dialect = DIALECT  # what the source analyzers (preprocess, races, bounds) need to know
-    memory_checked = True  # the interval analysis (analyze/bounds) checks every launch before a run
     batch_builds = False  # each kernel is built (and checked) through compile_bound
     arena_launches = False
     runs_sanitizer = True  # compute-sanitizer memcheck runs the candidate before the judge
     allows_asm = True  # inline PTX
     include_note = " (only known SDK headers may be included)"
     offline_check = "nvrtc"  # without a GPU, NVRTC compiles the candidate
-    kernel_roles: Tuple[str, ...] = ()
 
     def include_allowed(self, header: str) -> bool:
         """Whether an untrusted source may `#include` `header`: the CUDA system headers NVRTC ships."""
         return header.startswith("<") and header[1:-1].strip() in SYSTEM_HEADERS
-
-    def abi_decl(self, arg) -> str:
-        return self.renderer().abi_decl(arg)
-
-    def prompt_baseline(self, bound):
-        return None
 
 
     # ---- timing (add below)

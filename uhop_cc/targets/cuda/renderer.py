@@ -16,11 +16,10 @@ from __future__ import annotations
 import math
 from typing import List
 
-from ...ir import nodes as N
 from ...ir.typed import CheckedKernel
-from ...codegen.cstyle import CStyleRenderer
+from ...codegen.cstyle import CStyleRenderer, uses_dtype
 
-__all__ = ["CUDARenderer", "F16_HELPERS", "uses_dtype"]
+__all__ = ["CUDARenderer", "F16_HELPERS"]
 
 # binary16 <-> binary32, round to nearest even; NaN payloads (the runtime's poison) survive.
 F16_HELPERS = r"""// f16 is stored as binary16 bits in `unsigned short`; these convert without cuda_fp16.h.
@@ -71,13 +70,6 @@ INT_MIN = "(-2147483647 - 1)"
 INT_MAX = "2147483647"
 
 _UNARY = ("exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "floor", "ceil")
-
-
-def uses_dtype(ck: CheckedKernel, dtype: str) -> bool:
-    """Whether any tensor, scalar or typed sub-expression of the kernel has `dtype`."""
-    if any(t.dtype == dtype for t in ck.tensors.values()) or dtype in ck.scalars.values():
-        return True
-    return any(getattr(n, "dtype", None) == dtype for s in ck.body for n in N.walk(s.value))
 
 
 class CUDARenderer(CStyleRenderer):

@@ -9,35 +9,31 @@ a GPU) through pyopencl.
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Tuple
 
+from ..cstyle import BALANCED_PARENS, CStyleTarget
 from .renderer import OpenCLRenderer
 from .dialect import DIALECT
 
-_PARENS = r"(?:[^()]|\((?:[^()]|\([^()]*\))*\))*"  # balanced text, at most two levels of nested parens
 
 __all__ = ["TARGET", "OpenCLTarget"]
 
 
-class OpenCLTarget:
+class OpenCLTarget(CStyleTarget):
+    renderer_class = OpenCLRenderer
     name = "opencl"
     file_name = "kernel.cl"
     language = "OpenCL C"
-    runs_kernels = True
-    c_style = True  # rendered by the C-style renderer (generic lowering, templates)
     fence = "opencl"  # the code-fence language of prompts and replies
     kernel_qualifier = "__kernel void"
     global_qualifier = "__global "  # before a pointer to device memory
     # a kernel definition; group 1 is its name (bounded: a scan never runs to the end of a reply)
-    kernel_pattern = re.compile(r"(?:\b__kernel|\bkernel)\s+(?:__attribute__\s*\(\(" + _PARENS + r"\)\)\s*)*"
+    kernel_pattern = re.compile(r"(?:\b__kernel|\bkernel)\s+(?:__attribute__\s*\(\(" + BALANCED_PARENS + r"\)\)\s*)*"
                                 r"void\s+([A-Za-z_]\w*)\s*\(")
 
     def mode(self) -> Tuple[str, str]:
         """('run', '') where candidates are built, run and timed; else the mode and why not."""
         return "run", ""
-
-    def renderer(self, index_bits: int = 32) -> OpenCLRenderer:
-        return OpenCLRenderer(index_bits)
 
     def templates(self) -> List[Any]:
         from .templates import TEMPLATES
@@ -59,17 +55,6 @@ class OpenCLTarget:
         return emit_opencl_project(bound, generated, outdir, **kwargs)
 
     # ---- what pipeline, api, cli, tune and dataset ask (add below)
-    default_size = 256  # `uhopc compile` without --shapes: every size
-    compile_params: Tuple[str, ...] = ()  # CLI options that are parameters of its candidates (TT-Metal: --cores)
-
-    def unsupported(self, bound) -> Optional[str]:
-        """None: the generic lowering expresses every checked program."""
-        return None
-
-    def output_names(self, bound) -> Tuple[str, ...]:
-        """Nothing besides the kernel file, spec.json, report.json and host/ (output_folder.OUTPUT_NAMES)."""
-        return ()
-
     def compile_only_device(self):
         """None: an OpenCL target without a device has nothing that builds (see CUDATarget's)."""
         return None
@@ -89,26 +74,16 @@ class OpenCLTarget:
 
     # ---- what ai, campaign, verify and analyze ask (add below)
     dialect = DIALECT  # what the source analyzers (preprocess, races, bounds) need to know
-    memory_checked = True  # the interval analysis (analyze/bounds) checks every launch before a run
     batch_builds = True  # one build of many kernels costs about one build (the campaign batches them)
     arena_launches = True  # the lean launch can hold its buffers in one arena (native timing, cache flush)
     runs_sanitizer = False  # a memory sanitizer runs the candidate first (CUDA's compute-sanitizer)
     allows_asm = False  # inline assembly in an untrusted source
     include_note = ": kernels may not read files (OpenCL needs no headers)"  # why an #include is refused
     offline_check = None  # the compile-only check where nothing runs ('nvrtc', 'syntax' or None)
-    kernel_roles: Tuple[str, ...] = ()  # one source holds every kernel (TT-Metal: one per role)
 
     def include_allowed(self, header: str) -> bool:
         """Whether an untrusted source may `#include` `header` (`<x.h>` or `"x.h"`): never."""
         return False
-
-    def abi_decl(self, arg) -> str:
-        """The C type of ABI argument `arg` (lower/spec.py AbiArg) in this dialect."""
-        return self.renderer().abi_decl(arg)
-
-    def prompt_baseline(self, bound):
-        """(strategy, source) of a baseline for prompts when no compiled kernel is given; None here."""
-        return None
 
 
     # ---- timing (add below)

@@ -2,14 +2,7 @@
 from __future__ import annotations
 
 from ...ir.typed import CheckedKernel
-from ...codegen.cstyle import CStyleRenderer
-
-
-def _uses(ck: CheckedKernel, dtype: str) -> bool:
-    from ...ir import nodes as N
-    if any(t.dtype == dtype for t in ck.tensors.values()) or dtype in ck.scalars.values():
-        return True
-    return any(getattr(n, "dtype", None) == dtype for s in ck.body for n in N.walk(s.value))
+from ...codegen.cstyle import CStyleRenderer, uses_dtype
 
 
 class OpenCLRenderer(CStyleRenderer):
@@ -21,7 +14,7 @@ class OpenCLRenderer(CStyleRenderer):
 
     def preamble(self, ck: CheckedKernel) -> str:
         lines = []
-        if _uses(ck, "f64"):
+        if uses_dtype(ck, "f64"):
             lines.append("#pragma OPENCL EXTENSION cl_khr_fp64 : enable")
         return "\n".join(lines)
 
