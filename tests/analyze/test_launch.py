@@ -83,3 +83,16 @@ def test_launch_info():
     assert l.ok and l.kernel == "k" and l.line == 1 and not l.grid_style
     assert l.global_size == ("roundup(N, 64)", "M") and l.local_size == ("64", "1")
     assert r.abi.kernels[0].launch == 0
+
+
+def test_a_kernel_spelled_in_a_comment_is_no_stage():
+    """One kernel pattern serves every C dialect, so a comment in one dialect that spells the other's
+    kernel (`// kernel void f(` in CUDA, `/* __global__ void g( */` in OpenCL) must not become a stage."""
+    cuda = ('// the OpenCL version was: kernel void old_relu(__global float* X)\n'
+            '// @launch grid=(cdiv(N, 256)) block=(256)\n'
+            'extern "C" __global__ void relu(const float* X, float* Y, const int N) { }\n')
+    ocl = ('/* CUDA: __global__ void relu_cu(const float* X) */\n'
+           '// @launch global=(roundup(N, 64)) local=(64)\n'
+           '__kernel void relu(__global const float* X, __global float* Y, const int N) { }\n')
+    for src in (cuda, ocl):
+        assert [st.kernel_name for st in L.parse_launch(src)] == ["relu"]

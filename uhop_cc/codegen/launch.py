@@ -241,9 +241,18 @@ def parse_annotation(line: str, kernel_name: str = "?") -> Stage:
     return Stage(kernel_name, line.strip(), _tuple(f["global"]), local)
 
 
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+
+
+def _blank_comments(source: str) -> str:
+    """`source` with every comment replaced by spaces (newlines kept, so offsets stay): a kernel
+    spelled in a comment (`// a kernel void f(` in CUDA, `/* __global__ void g( */`) is no stage."""
+    return _COMMENTS.sub(lambda m: "".join(c if c == "\n" else " " for c in m.group(0)), source)
+
+
 def parse_launch(source: str) -> Tuple[Stage, ...]:
     """Every kernel function (of any C-style dialect) with the @launch annotation above it, in source order."""
-    kernels = [(m.start(), m.group(1)) for m in _KERNEL.finditer(source)]
+    kernels = [(m.start(), m.group(1)) for m in _KERNEL.finditer(_blank_comments(source))]
     annots = [(m.start(), m.group(0)) for m in _ANNOT.finditer(source)]
     if not kernels:
         raise LaunchError("no kernel function found in the source")

@@ -219,3 +219,19 @@ def test_runtime_refuses_a_32_bit_kernel_for_a_size_past_int(device):
     assert built.ok
     with pytest.raises(AbiError, match="does not fit the kernel's `int`"):
         device.run(built, parse_launch(src), b, {})  # the ABI is resolved before any input is read
+
+
+@pytest.mark.opencl
+@pytest.mark.parametrize("size_decl,status,rc", [("const long N", "PASSED", 0), ("const uint N", "ANALYSIS_REJECTED", 1)])
+def test_a_users_kernel_may_take_64_bit_sizes_but_not_unsigned_ones(tmp_path, capsys, size_decl, status, rc):
+    """--kernel-source with `long` sizes is judged (and run at every test shape with 64-bit size
+    arguments); `uint` sizes are an ABI error the analyzer names, not a silently reinterpreted value."""
+    from uhop_cc.cli import main
+    k = ir.load(RELU.replace("[M, N]", "[N]").replace("[i, j]", "[i]"))[0]
+    src = renderer("opencl", 64).generic(k).source.replace("const long N", size_decl)
+    (tmp_path / "relu.uir").write_text(RELU.replace("[M, N]", "[N]").replace("[i, j]", "[i]"))
+    (tmp_path / "k.cl").write_text(src)
+    got = main(["compile", str(tmp_path / "relu.uir"), "--shapes", "N=1000", "--kernel-source", str(tmp_path / "k.cl"),
+                "--no-roofline", "-o", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    assert got == rc and f"verdict    {status}" in out, out
